@@ -1,0 +1,100 @@
+"""Settings: one object, read from the environment (prefix ``OPSLOOP_``); every field documents itself."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of an opsloop instance."""
+
+    model_config = SettingsConfigDict(env_prefix="OPSLOOP_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("./opsloop-data"),
+        description="Folder for the embedded stores (DuckDB events file, SQLite metadata) and the ingest log.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Metadata store as a SQLAlchemy URL. Default: SQLite file `DATA_DIR/opsloop.db`. "
+        "PostgreSQL: `postgresql+psycopg://user:pass@host:5432/db`.",
+    )
+    events_url: str | None = Field(
+        default=None,
+        description="Events store. Default: DuckDB file `DATA_DIR/events.duckdb` (`duckdb://PATH`). "
+        "`chdb://PATH` for the embedded ClickHouse engine, `clickhouse://user:pass@host:port/db` for a server.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `opsloop serve` listens on.")
+    port: int = Field(default=8000, description="Port `opsloop serve` listens on.")
+    max_body_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        description="Largest request body accepted by the capture API, in bytes, after gzip decompression "
+        "(larger bodies get HTTP 413).",
+    )
+    max_events_per_request: int = Field(
+        default=10_000, description="Most events in one capture request (more gets HTTP 413)."
+    )
+    max_event_bytes: int = Field(
+        default=1024 * 1024,
+        description="Largest single event (its JSON) in bytes; a larger one is rejected and the rest of the "
+        "batch is stored.",
+    )
+    wal_fsync: bool = Field(
+        default=True,
+        description="fsync the ingest log before acknowledging a capture request. Turning it off keeps "
+        "events safe from a process crash but not from a power loss.",
+    )
+    wal_segment_bytes: int = Field(
+        default=64 * 1024 * 1024, description="Size at which the ingest log starts a new segment file."
+    )
+    flush_interval_ms: int = Field(
+        default=500, description="How often acknowledged events are moved from the ingest log to the events store."
+    )
+    flush_max_events: int = Field(
+        default=50_000, description="Most events written to the events store in one batch."
+    )
+    dedup_window_hours: int = Field(
+        default=48,
+        description="Events are de-duplicated on `uuid` against stored events whose timestamp lies within this "
+        "many hours of the incoming batch's timestamps.",
+    )
+    sql_timeout_seconds: float = Field(
+        default=30.0, description="Time limit for one query of the read-only SQL API."
+    )
+    sql_max_rows: int = Field(default=10_000, description="Most rows returned by one SQL API query.")
+    import_batch_rows: int = Field(
+        default=200_000, description="Rows read and written per batch by `opsloop import` (bounds memory)."
+    )
+    duckdb_memory_limit: str = Field(
+        default="2GB", description="DuckDB memory limit for the events store (DuckDB syntax, e.g. `4GB`)."
+    )
+    duckdb_threads: int | None = Field(
+        default=None, description="DuckDB worker threads; default: number of CPU cores."
+    )
+    log_level: str = Field(default="info", description="Log level of the server (`debug`, `info`, `warning`).")
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        """The data folder as an absolute path (created on first use)."""
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The metadata store URL, defaulting to a SQLite file in the data folder."""
+        return self.database_url or f"sqlite:///{self.resolved_data_dir / 'opsloop.db'}"
+
+    @property
+    def resolved_events_url(self) -> str:
+        """The events store URL, defaulting to a DuckDB file in the data folder."""
+        return self.events_url or f"duckdb://{self.resolved_data_dir / 'events.duckdb'}"
+
+    @property
+    def wal_dir(self) -> Path:
+        """Folder of the ingest write-ahead log."""
+        return self.resolved_data_dir / "wal"

@@ -1,0 +1,309 @@
+"""Identity: map distinct ids to persons, merge them on identify / alias, apply `$set` / `$set_once`.
+
+The metadata store holds the truth; every change is mirrored into the events store's replica tables so
+that queries count persons, not raw ids. Merges never rewrite events: queries resolve an event's person
+through `person_distinct_ids`, so events sent before a merge count for the merged person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid as uuidlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+import pyarrow as pa
+from sqlalchemy import bindparam, delete, insert, select, update
+
+from opsloop.store.events import EventStore
+from opsloop.store.metadata import MetadataStore
+from opsloop.store.models import Person, PersonDistinctId
+from opsloop.store.schema import DISTINCT_IDS_SCHEMA, PERSONS_SCHEMA
+
+log = logging.getLogger("opsloop.identity")
+
+_CHUNK = 500
+_CACHE_LIMIT = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A distinct id was seen on an event at `timestamp_us`."""
+
+    distinct_id: str
+    timestamp_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """`identify` (anonymous `other` becomes `distinct_id`) or `alias` (`other` is another name for it)."""
+
+    kind: Literal["identify", "alias"]
+    distinct_id: str
+    other: str
+    timestamp_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetProperties:
+    """`$set` / `$set_once` on the person behind `distinct_id`."""
+
+    distinct_id: str
+    set: dict[str, Any] | None
+    set_once: dict[str, Any] | None
+
+
+PersonOp = Seen | Link | SetProperties
+
+
+@dataclass
+class _PersonState:
+    id: str
+    properties: dict[str, Any]
+    is_identified: bool
+    created_at: dt.datetime
+    is_new: bool = False
+
+
+@dataclass
+class _Batch:
+    project_id: int
+    ids: dict[str, str] = field(default_factory=dict)  # distinct id -> person id, for this batch
+    persons: dict[str, _PersonState] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+    new_ids: set[str] = field(default_factory=set)
+    moved_ids: set[str] = field(default_factory=set)
+
+
+def _from_us(us: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+
+
+class PersonRegistry:
+    """Applies identity operations in order, one batch at a time, from a single writer thread."""
+
+    def __init__(self, metadata: MetadataStore, store: EventStore) -> None:
+        self.metadata = metadata
+        self.store = store
+        self._cache: dict[tuple[int, str], str] = {}
+        self._version = 0
+        self._lock = threading.Lock()
+
+    def _next_version(self) -> int:
+        # Monotonic across restarts too (clock-based), which ReplacingMergeTree needs to keep the latest row.
+        self._version = max(self._version + 1, time.time_ns() // 1000)
+        return self._version
+
+    def apply(self, project_id: int, ops: Sequence[PersonOp]) -> dict[str, str]:
+        """Apply `ops` in order and persist them; returns the person id of every distinct id involved."""
+        with self._lock:
+            batch = _Batch(project_id)
+            self._load_ids(batch, self._referenced(ops))
+            for op in ops:
+                if isinstance(op, Seen):
+                    self._person_for(batch, op.distinct_id, op.timestamp_us)
+                elif isinstance(op, Link):
+                    self._link(batch, op)
+                else:
+                    self._set(batch, op)
+            self._persist(batch)
+            return batch.ids
+
+    @staticmethod
+    def _referenced(ops: Iterable[PersonOp]) -> set[str]:
+        ids: set[str] = set()
+        for op in ops:
+            ids.add(op.distinct_id)
+            if isinstance(op, Link):
+                ids.add(op.other)
+        return ids
+
+    def _load_ids(self, batch: _Batch, distinct_ids: set[str]) -> None:
+        missing = []
+        for did in distinct_ids:
+            pid = self._cache.get((batch.project_id, did))
+            if pid is None:
+                missing.append(did)
+            else:
+                batch.ids[did] = pid
+        if not missing:
+            return
+        with self.metadata.session() as session:
+            for start in range(0, len(missing), _CHUNK):
+                chunk = missing[start : start + _CHUNK]
+                rows = session.execute(
+                    select(PersonDistinctId.distinct_id, PersonDistinctId.person_id).where(
+                        PersonDistinctId.project_id == batch.project_id,
+                        PersonDistinctId.distinct_id.in_(chunk),
+                    )
+                )
+                for did, pid in rows:
+                    batch.ids[did] = pid
+
+    def _load_person(self, batch: _Batch, person_id: str) -> _PersonState:
+        state = batch.persons.get(person_id)
+        if state is None:
+            with self.metadata.session() as session:
+                row = session.get(Person, person_id)
+            if row is None:  # the map points at a person that is gone: heal by recreating it
+                state = _PersonState(person_id, {}, False, dt.datetime.now(dt.UTC), is_new=True)
+                batch.changed.add(person_id)
+            else:
+                created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC)
+                state = _PersonState(row.id, dict(row.properties or {}), row.is_identified, created)
+            batch.persons[person_id] = state
+        return state
+
+    def _person_for(self, batch: _Batch, distinct_id: str, timestamp_us: int) -> str:
+        pid = batch.ids.get(distinct_id)
+        if pid is None:
+            pid = str(uuidlib.uuid4())
+            batch.persons[pid] = _PersonState(pid, {}, False, _from_us(timestamp_us), is_new=True)
+            batch.changed.add(pid)
+            batch.ids[distinct_id] = pid
+            batch.new_ids.add(distinct_id)
+        return pid
+
+    def _set(self, batch: _Batch, op: SetProperties) -> None:
+        pid = batch.ids.get(op.distinct_id) or self._person_for(batch, op.distinct_id, time.time_ns() // 1000)
+        state = self._load_person(batch, pid)
+        before = dict(state.properties)
+        if op.set_once:
+            for key, value in op.set_once.items():
+                state.properties.setdefault(key, value)
+        if op.set:
+            state.properties.update(op.set)
+        if state.properties != before:
+            batch.changed.add(pid)
+
+    def _link(self, batch: _Batch, op: Link) -> None:
+        if op.other == op.distinct_id:
+            return
+        main_pid = batch.ids.get(op.distinct_id)
+        other_pid = batch.ids.get(op.other)
+        if main_pid is None and other_pid is None:
+            main_pid = self._person_for(batch, op.distinct_id, op.timestamp_us)
+            self._assign(batch, op.other, main_pid)
+        elif main_pid is None:
+            assert other_pid is not None
+            self._assign(batch, op.distinct_id, other_pid)
+            main_pid = other_pid
+        elif other_pid is None:
+            self._assign(batch, op.other, main_pid)
+        elif main_pid != other_pid:
+            main = self._load_person(batch, main_pid)
+            other = self._load_person(batch, other_pid)
+            refuse = other.is_identified if op.kind == "identify" else (other.is_identified and main.is_identified)
+            if refuse:
+                log.info("refused to merge identified person %s into %s (%s)", other_pid, main_pid, op.kind)
+                return
+            self._merge(batch, other, main)
+        state = self._load_person(batch, main_pid)
+        if not state.is_identified:
+            state.is_identified = True
+            batch.changed.add(main_pid)
+
+    def _assign(self, batch: _Batch, distinct_id: str, person_id: str) -> None:
+        batch.ids[distinct_id] = person_id
+        batch.new_ids.add(distinct_id)
+
+    def _merge(self, batch: _Batch, other: _PersonState, main: _PersonState) -> None:
+        """Move every distinct id of `other` to `main`; `main`'s properties win, `other` fills the gaps."""
+        with self.metadata.session() as session:
+            stored = session.scalars(
+                select(PersonDistinctId.distinct_id).where(
+                    PersonDistinctId.project_id == batch.project_id, PersonDistinctId.person_id == other.id
+                )
+            ).all()
+        moving = set(stored) | {did for did, pid in batch.ids.items() if pid == other.id}
+        for did in moving:
+            batch.ids[did] = main.id
+            if did not in batch.new_ids:
+                batch.moved_ids.add(did)
+        for key, value in other.properties.items():
+            main.properties.setdefault(key, value)
+        main.created_at = min(main.created_at, other.created_at)
+        main.is_identified = main.is_identified or other.is_identified
+        batch.changed.add(main.id)
+        batch.changed.discard(other.id)
+        if other.is_new:
+            batch.persons.pop(other.id, None)
+        else:
+            batch.deleted.add(other.id)
+
+    def _persist(self, batch: _Batch) -> None:
+        if not (batch.changed or batch.deleted or batch.new_ids or batch.moved_ids):
+            return
+        project_id = batch.project_id
+        version = self._next_version()
+        new_persons = [batch.persons[p] for p in batch.changed if batch.persons[p].is_new]
+        updated = [batch.persons[p] for p in batch.changed if not batch.persons[p].is_new]
+        with self.metadata.session() as session, session.begin():
+            if new_persons:
+                session.execute(
+                    insert(Person),
+                    [
+                        {"id": p.id, "project_id": project_id, "properties": p.properties,
+                         "is_identified": p.is_identified, "created_at": p.created_at, "version": version}
+                        for p in new_persons
+                    ],
+                )
+            if updated:
+                session.execute(
+                    update(Person.__table__)
+                    .where(Person.__table__.c.id == bindparam("pid"))
+                    .values(properties=bindparam("props"), is_identified=bindparam("ident"),
+                            created_at=bindparam("created"), version=version),
+                    [{"pid": p.id, "props": p.properties, "ident": p.is_identified, "created": p.created_at}
+                     for p in updated],
+                )
+            if batch.new_ids:
+                session.execute(
+                    insert(PersonDistinctId),
+                    [{"project_id": project_id, "distinct_id": did, "person_id": batch.ids[did],
+                      "version": version} for did in batch.new_ids],
+                )
+            if batch.moved_ids:
+                table = PersonDistinctId.__table__
+                session.execute(
+                    update(table)
+                    .where(table.c.project_id == project_id, table.c.distinct_id == bindparam("did"))
+                    .values(person_id=bindparam("pid"), version=version),
+                    [{"did": did, "pid": batch.ids[did]} for did in batch.moved_ids],
+                )
+            if batch.deleted:
+                session.execute(delete(Person).where(Person.id.in_(list(batch.deleted))))
+        self._mirror(batch, version)
+        if len(self._cache) > _CACHE_LIMIT:
+            self._cache.clear()
+        for did, pid in batch.ids.items():
+            self._cache[(project_id, did)] = pid
+
+    def _mirror(self, batch: _Batch, version: int) -> None:
+        """Write the batch's person changes to the events store's replica tables."""
+        rows: list[dict[str, Any]] = [
+            {"project_id": batch.project_id, "id": p.id, "created_at": p.created_at,
+             "properties": orjson.dumps(p.properties).decode(), "is_identified": p.is_identified,
+             "is_deleted": False, "version": version}
+            for p in (batch.persons[pid] for pid in batch.changed)
+        ]
+        rows += [
+            {"project_id": batch.project_id, "id": pid, "created_at": dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+             "properties": "{}", "is_identified": False, "is_deleted": True, "version": version}
+            for pid in batch.deleted
+        ]
+        self.store.upsert_persons(pa.Table.from_pylist(rows, schema=PERSONS_SCHEMA))
+        ids = batch.new_ids | batch.moved_ids
+        self.store.upsert_distinct_ids(
+            pa.Table.from_pylist(
+                [{"project_id": batch.project_id, "distinct_id": did, "person_id": batch.ids[did],
+                  "is_deleted": False, "version": version} for did in ids],
+                schema=DISTINCT_IDS_SCHEMA,
+            )
+        )

@@ -1,0 +1,222 @@
+"""Ingest pipeline: durable acceptance (log + group-commit fsync), then batched writes by one flusher thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import orjson
+
+from opsloop.ingest.events import CapturedEvent
+from opsloop.ingest.stats import IngestStats
+from opsloop.ingest.wal import IngestLog, LogPosition
+from opsloop.ingest.writer import EventWriter
+
+log = logging.getLogger("opsloop.ingest")
+
+
+class IngestUnavailable(Exception):
+    """The ingest log could not make events durable (disk full, I/O error); the client should retry."""
+
+
+@dataclass
+class _Pending:
+    position: LogPosition
+    events: list[CapturedEvent]
+    received_at: float
+
+
+class IngestPipeline:
+    """Accepts events durably and moves them into the events store in batches."""
+
+    def __init__(
+        self,
+        log_: IngestLog,
+        writer: EventWriter,
+        stats: IngestStats,
+        *,
+        flush_interval: float = 0.5,
+        flush_max_events: int = 50_000,
+    ) -> None:
+        self.log = log_
+        self.writer = writer
+        self.stats = stats
+        self.flush_interval = flush_interval
+        self.flush_max_events = flush_max_events
+        self._queue: deque[_Pending] = deque()
+        self._cond = threading.Condition()
+        self._flushed_through: LogPosition = log_.read_checkpoint()
+        self._stop = False
+        self._busy = False  # the flusher holds taken-but-unwritten events
+        self._thread: threading.Thread | None = None
+        self._sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsloop-fsync")
+        # Group commit state, touched only from the event loop thread.
+        self._waiting: list[tuple[bytes, list[CapturedEvent], asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._sync_lock = threading.Lock()
+
+    # -- start-up -------------------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Store every logged event not yet known to be in the events store; returns how many were replayed."""
+        checkpoint = self.log.read_checkpoint()
+        replayed = 0
+        chunk: list[CapturedEvent] = []
+        last = checkpoint
+        for position, payload in self.log.replay(checkpoint):
+            chunk.extend(CapturedEvent.from_wire(row) for row in orjson.loads(payload))
+            last = position
+            if len(chunk) >= self.flush_max_events:
+                self._write_with_retry(chunk)
+                self.log.write_checkpoint(last)
+                replayed += len(chunk)
+                chunk = []
+        if chunk:
+            self._write_with_retry(chunk)
+            replayed += len(chunk)
+        if last != checkpoint:
+            self.log.write_checkpoint(last)
+        self._flushed_through = last
+        if replayed:
+            log.info("replayed %d events from the ingest log", replayed)
+        return replayed
+
+    def start(self) -> None:
+        """Start the flusher thread."""
+        self._thread = threading.Thread(target=self._run, name="opsloop-flusher", daemon=True)
+        self._thread.start()
+
+    # -- accepting ------------------------------------------------------------------------------------
+
+    async def submit(self, events: list[CapturedEvent]) -> None:
+        """Return once `events` are durable; many concurrent calls share one fsync."""
+        if not events:
+            return
+        payload = orjson.dumps([e.to_wire() for e in events])
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((payload, events, future))
+        if self._committer is None or self._committer.done():
+            self._committer = loop.create_task(self._commit_loop())
+        await future
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                positions = self.log.append([payload for payload, _, _ in group])
+                await loop.run_in_executor(self._sync_pool, self.log.sync)
+            except OSError as exc:
+                log.error("ingest log write failed: %s", exc)
+                for _, _, future in group:
+                    if not future.done():
+                        future.set_exception(IngestUnavailable(f"could not write the ingest log: {exc}"))
+                continue
+            self._enqueue(list(zip(positions, (events for _, events, _ in group), strict=True)))
+            for _, _, future in group:
+                if not future.done():
+                    future.set_result(None)
+
+    def submit_sync(self, events: list[CapturedEvent]) -> None:
+        """Blocking variant of `submit` for callers outside an event loop."""
+        if not events:
+            return
+        with self._sync_lock:
+            (position,) = self.log.append([orjson.dumps([e.to_wire() for e in events])])
+            self.log.sync()
+            self._enqueue([(position, events)])
+
+    def _enqueue(self, items: list[tuple[LogPosition, list[CapturedEvent]]]) -> None:
+        now = time.monotonic()
+        with self._cond:
+            for position, events in items:
+                self._queue.append(_Pending(position, events, now))
+            self._cond.notify()
+
+    # -- flushing -------------------------------------------------------------------------------------
+
+    def _take(self) -> list[_Pending]:
+        with self._cond:
+            if not self._queue and not self._stop:
+                self._cond.wait(self.flush_interval)
+            taken: list[_Pending] = []
+            count = 0
+            while self._queue and count < self.flush_max_events:
+                item = self._queue.popleft()
+                taken.append(item)
+                count += len(item.events)
+            self._busy = bool(taken)
+            return taken
+
+    def _run(self) -> None:
+        while True:
+            taken = self._take()
+            if not taken:
+                if self._stop:
+                    return
+                continue
+            events = [e for item in taken for e in item.events]
+            started = time.monotonic()
+            self._write_with_retry(events)
+            self.stats.last_flush_seconds = time.monotonic() - started
+            self._flushed_through = taken[-1].position
+            self.log.write_checkpoint(self._flushed_through)
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def _write_with_retry(self, events: list[CapturedEvent]) -> None:
+        """Write until it succeeds: the events are already acknowledged, so giving up would lose them."""
+        delay = 0.2
+        while True:
+            try:
+                result = self.writer.write(events)
+                self.stats.add(stored=result.stored, duplicates=result.duplicates)
+                return
+            except Exception:  # noqa: BLE001 - any store failure is retried; the log keeps the events safe
+                self.stats.add(flush_errors=1)
+                log.exception("writing %d events failed; retrying in %.1f s", len(events), delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    # -- observing and stopping -----------------------------------------------------------------------
+
+    def lag_seconds(self) -> float:
+        """Age of the oldest acknowledged event not yet in the events store."""
+        with self._cond:
+            oldest = self._queue[0].received_at if self._queue else None
+        return 0.0 if oldest is None else time.monotonic() - oldest
+
+    def pending_events(self) -> int:
+        """Acknowledged events waiting for the flusher."""
+        with self._cond:
+            return sum(len(item.events) for item in self._queue)
+
+    def wait_flushed(self, timeout: float = 30.0) -> bool:
+        """Block until every event accepted so far is in the events store (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._cond.notify_all()
+        while time.monotonic() < deadline:
+            with self._cond:
+                if not self._queue and not self._busy:
+                    return True
+                self._cond.wait(0.05)
+        return False
+
+    def stop(self) -> None:
+        """Flush what is queued, stop the flusher and close the log."""
+        self.wait_flushed(timeout=60.0)
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread:
+            self._thread.join(timeout=60.0)
+        self._sync_pool.shutdown(wait=True)
+        self.log.close()

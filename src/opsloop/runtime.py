@@ -1,0 +1,96 @@
+"""Runtime: opens the stores once per process and wires the services that web and CLI shells call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+from functools import cached_property
+
+from opsloop.config import Settings
+from opsloop.ingest.pipeline import IngestPipeline
+from opsloop.ingest.stats import IngestStats
+from opsloop.ingest.wal import IngestLog
+from opsloop.ingest.writer import EventWriter
+from opsloop.projects import ProjectService
+from opsloop.store.events import EventStore, StoreLocked, open_event_store
+from opsloop.store.metadata import MetadataStore
+
+
+class Runtime:
+    """Everything one opsloop process holds open; stores are opened lazily and closed by `close()`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stats = IngestStats()
+        self._pipeline: IngestPipeline | None = None
+        self._lock_fd: int | None = None
+
+    @cached_property
+    def metadata(self) -> MetadataStore:
+        """The metadata store, migrated to the latest schema."""
+        return MetadataStore(self.settings.resolved_database_url)
+
+    @cached_property
+    def store(self) -> EventStore:
+        """The events store (opened once: chdb and DuckDB are expensive to open)."""
+        return open_event_store(
+            self.settings.resolved_events_url,
+            memory_limit=self.settings.duckdb_memory_limit,
+            threads=self.settings.duckdb_threads,
+        )
+
+    @cached_property
+    def projects(self) -> ProjectService:
+        """Projects and credentials."""
+        return ProjectService(self.metadata)
+
+    @cached_property
+    def writer(self) -> EventWriter:
+        """The single write path into the events store."""
+        return EventWriter(
+            self.metadata, self.store, dedup_window=dt.timedelta(hours=self.settings.dedup_window_hours)
+        )
+
+    @property
+    def pipeline(self) -> IngestPipeline:
+        """The durable ingest pipeline; only a serving process starts it."""
+        if self._pipeline is None:
+            raise RuntimeError("the ingest pipeline is not started (call start_ingest())")
+        return self._pipeline
+
+    def start_ingest(self) -> int:
+        """Take the data dir's ingest lock, replay the log, and start flushing; returns events replayed."""
+        wal_dir = self.settings.wal_dir
+        wal_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(wal_dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise StoreLocked(f"another opsloop server is using {wal_dir}") from exc
+        self._lock_fd = fd
+        ingest_log = IngestLog(wal_dir, segment_bytes=self.settings.wal_segment_bytes, fsync=self.settings.wal_fsync)
+        self._pipeline = IngestPipeline(
+            ingest_log,
+            self.writer,
+            self.stats,
+            flush_interval=self.settings.flush_interval_ms / 1000,
+            flush_max_events=self.settings.flush_max_events,
+        )
+        replayed = self._pipeline.recover()
+        self._pipeline.start()
+        return replayed
+
+    def close(self) -> None:
+        """Flush and close everything that was opened."""
+        if self._pipeline is not None:
+            self._pipeline.stop()
+            self._pipeline = None
+        if "store" in self.__dict__:
+            self.store.close()
+        if "metadata" in self.__dict__:
+            self.metadata.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None

@@ -1,0 +1,174 @@
+"""DuckDB events store: one embedded database file, opened once per process."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from opsloop.store.dialects import DuckDBDialect
+from opsloop.store.events import JSONScalar, QueryFailed, QueryResult, QueryTimeout, StoreLocked
+from opsloop.store.values import arrow_to_rows
+
+
+def fetch_arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Fetch a DuckDB result as Arrow across DuckDB versions (`to_arrow_table` replaced `fetch_arrow_table`)."""
+    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+    with warnings.catch_warnings():
+        # DuckDB 2 warns that cursor results are copied once into Arrow; results here are bounded.
+        warnings.simplefilter("ignore", UserWarning)
+        table: pa.Table = fetch()
+    return table
+
+
+class DuckDBEventStore:
+    """Events, persons and distinct ids in a DuckDB file; writes are serialised, reads run in parallel."""
+
+    def __init__(self, path: str, *, memory_limit: str = "2GB", threads: int | None = None) -> None:
+        self.dialect = DuckDBDialect()
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {"memory_limit": memory_limit}
+        if threads:
+            config["threads"] = threads
+        try:
+            self._con = duckdb.connect(path, config=config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLocked(
+                    f"the events store {path} is in use by another process (is `opsloop serve` running "
+                    "on this data dir?). Stop it, or send the data through its HTTP API."
+                ) from exc
+            raise
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._write_lock = threading.Lock()
+
+    def ensure_schema(self) -> None:
+        """Create the tables, then shut the sandbox: user SQL may not touch files or the network."""
+        with self._write_lock:
+            for ddl in self.dialect.events_ddl():
+                self._con.execute(ddl)
+            # Files are read by opsloop through pyarrow, never by DuckDB, so external access can go.
+            self._con.execute("SET enable_external_access = false")
+            self._con.execute("SET lock_configuration = true")
+
+    def insert_events(self, batch: pa.Table, dedup_window: timedelta) -> int:
+        """Append events not already stored (same project and uuid, within the window of their times)."""
+        if batch.num_rows == 0:
+            return 0
+        bounds = pc.min_max(batch.column("timestamp"))
+        lo = bounds["min"].as_py() - dedup_window
+        hi = bounds["max"].as_py() + dedup_window
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                cur.register("_incoming", batch)
+                row = cur.execute(
+                    """
+                    INSERT INTO events
+                    SELECT b.uuid::UUID, b.project_id, b.event, b.distinct_id, b.person_id::UUID,
+                           b."timestamp", b.properties, b.session_id, b.inserted_at
+                    FROM (SELECT * FROM _incoming
+                          QUALIFY row_number() OVER (PARTITION BY project_id, uuid) = 1) AS b
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM events AS e
+                        WHERE e."timestamp" BETWEEN ? AND ?
+                          AND e.project_id = b.project_id AND e.uuid = b.uuid::UUID)
+                    """,
+                    [lo, hi],
+                ).fetchone()
+            finally:
+                cur.unregister("_incoming")
+                cur.close()
+        return int(row[0]) if row else 0
+
+    def _upsert(self, table: str, rows: pa.Table) -> None:
+        if rows.num_rows == 0:
+            return
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                cur.register("_replica", rows)
+                # Names come from our own schema constants, never from input.
+                cols = ", ".join(f'"{name}"' for name in rows.schema.names)
+                cur.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM _replica")
+            finally:
+                cur.unregister("_replica")
+                cur.close()
+
+    def upsert_persons(self, rows: pa.Table) -> None:
+        """Write person replica rows; a row replaces the stored one with the same key."""
+        self._upsert("persons", rows)
+
+    def upsert_distinct_ids(self, rows: pa.Table) -> None:
+        """Write distinct-id replica rows; a row replaces the stored one with the same key."""
+        self._upsert("person_distinct_ids", rows)
+
+    def query(
+        self,
+        sql: str,
+        params: list[JSONScalar] | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+    ) -> QueryResult:
+        """Run a read query on its own cursor, interrupting it when the time limit passes."""
+        cur = self._con.cursor()
+        timer = threading.Timer(timeout, cur.interrupt) if timeout else None
+        try:
+            if timer:
+                timer.start()
+            result = cur.execute(sql, params or [])
+            columns = [d[0] for d in result.description or []]
+            # Callers bound the rows (the SQL API wraps queries in LIMIT max_rows + 1).
+            table = fetch_arrow(result)
+        except duckdb.InterruptException as exc:
+            raise QueryTimeout(f"query cancelled after {timeout:g} s (limit)") from exc
+        except duckdb.Error as exc:
+            raise QueryFailed(str(exc).split("\n\nLINE")[0].strip()) from exc
+        finally:
+            if timer:
+                timer.cancel()
+            cur.close()
+        truncated = max_rows is not None and table.num_rows > max_rows
+        if truncated:
+            table = table.slice(0, max_rows)
+        return QueryResult(
+            columns=columns,
+            rows=arrow_to_rows(table),
+            truncated=truncated,
+            types=[str(f.type) for f in table.schema],
+        )
+
+    def query_arrow(self, sql: str, params: list[JSONScalar] | None = None) -> pa.Table:
+        """Run a trusted read query and return Arrow."""
+        cur = self._con.cursor()
+        try:
+            return fetch_arrow(cur.execute(sql, params or []))
+        finally:
+            cur.close()
+
+    def count_events(self, project_id: int) -> int:
+        """Number of stored events of a project."""
+        cur = self._con.cursor()
+        try:
+            row = cur.execute("SELECT count(*) FROM events WHERE project_id = ?", [project_id]).fetchone()
+        finally:
+            cur.close()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """Checkpoint and close the database file."""
+        with self._write_lock:
+            try:
+                self._con.execute("CHECKPOINT")
+            except duckdb.Error:
+                pass
+            self._con.close()

@@ -1,0 +1,96 @@
+"""The events-store interface every engine implements, and the factory that opens one from a URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from opsloop.store.dialects import Dialect
+
+JSONScalar = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows of a read query as JSON-ready values."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool = False
+    types: list[str] = field(default_factory=list)
+
+
+class QueryTimeout(Exception):
+    """A read query ran past its time limit and was cancelled."""
+
+
+class QueryFailed(Exception):
+    """The engine refused or failed a read query; the message is safe to show to the user."""
+
+
+class StoreLocked(Exception):
+    """The events store file is held by another process (usually a running `opsloop serve`)."""
+
+
+class EventStore(Protocol):
+    """What the rest of opsloop may ask of an events store."""
+
+    dialect: Dialect
+
+    def ensure_schema(self) -> None:
+        """Create the tables if they do not exist."""
+
+    def insert_events(self, batch: pa.Table, dedup_window: timedelta) -> int:
+        """Append events (schema `EVENTS_SCHEMA`), skipping any whose (project, uuid) is already stored
+        within `dedup_window` of the batch's timestamps or repeated inside the batch; returns rows written."""
+
+    def upsert_persons(self, rows: pa.Table) -> None:
+        """Write person replica rows (schema `PERSONS_SCHEMA`); the latest version wins."""
+
+    def upsert_distinct_ids(self, rows: pa.Table) -> None:
+        """Write distinct-id replica rows (schema `DISTINCT_IDS_SCHEMA`); the latest version wins."""
+
+    def query(
+        self,
+        sql: str,
+        params: list[JSONScalar] | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+    ) -> QueryResult:
+        """Run one read query; raise `QueryTimeout` past `timeout` seconds."""
+
+    def query_arrow(self, sql: str, params: list[JSONScalar] | None = None) -> pa.Table:
+        """Run one trusted read query and return an Arrow table."""
+
+    def count_events(self, project_id: int) -> int:
+        """Number of stored events of a project."""
+
+    def close(self) -> None:
+        """Flush and release the store."""
+
+
+def open_event_store(url: str, *, memory_limit: str = "2GB", threads: int | None = None) -> EventStore:
+    """Open the events store named by `url` (`duckdb://PATH`, `chdb://PATH`, `clickhouse://...`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"events URL {url!r} has no scheme: use duckdb://PATH, chdb://PATH or clickhouse://HOST")
+    if scheme == "duckdb":
+        from opsloop.store.duckdb import DuckDBEventStore
+
+        store: EventStore = DuckDBEventStore(rest, memory_limit=memory_limit, threads=threads)
+    elif scheme == "chdb":
+        from opsloop.store.clickhouse import ChdbEventStore
+
+        store = ChdbEventStore(rest)
+    elif scheme in ("clickhouse", "clickhouses"):
+        from opsloop.store.clickhouse import ClickHouseServerEventStore
+
+        store = ClickHouseServerEventStore(url)
+    else:
+        raise ValueError(f"unknown events store scheme {scheme!r} in {url!r}: use duckdb, chdb or clickhouse")
+    store.ensure_schema()
+    return store

@@ -1,0 +1,213 @@
+"""Staging: vectorised validation and shaping of bulk-import batches on a private in-memory DuckDB.
+
+Whatever the events store is, imports are checked here first, so that every row gets the same rules and
+a precise reason when it is refused, without a Python loop over millions of rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from opsloop.store.duckdb import fetch_arrow
+from opsloop.store.schema import EVENTS_SCHEMA
+
+#: Prefixes of extra columns: event property, person `$set`, person `$set_once`.
+PROPERTY_PREFIX, SET_PREFIX, SET_ONCE_PREFIX = "p.", "s.", "so."
+_NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+
+
+@dataclass(frozen=True)
+class StagedBatch:
+    """A staged batch: valid rows in import order, and the refused rows with reasons."""
+
+    valid: pa.Table  # uuid, event, distinct_id, timestamp, properties, set, set_once, session_id, _row
+    rejected: pa.Table  # _row, reason
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _string(name: str) -> str:
+    return f"NULLIF(trim(CAST({_quote(name)} AS VARCHAR)), '')"
+
+
+def _json_value(name: str, arrow_type: pa.DataType) -> str:
+    """A column value as JSON; text that looks like a number or boolean becomes one (CSV has no types)."""
+    col = _quote(name)
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return (
+            f"CASE WHEN {col} IS NULL OR {col} = '' THEN NULL "
+            f"WHEN regexp_matches({col}, '{_NUMBER}') THEN CAST(CAST({col} AS DOUBLE) AS JSON) "
+            f"WHEN lower({col}) IN ('true', 'false') THEN CAST(lower({col}) AS JSON) "
+            f"ELSE to_json({col}) END"
+        )
+    return f"to_json({col})"
+
+
+def _merged_object(base: str | None, extras: list[tuple[str, str, pa.DataType]]) -> str:
+    """JSON object text: `base` (a JSON column) patched with extra columns (null values drop the key)."""
+    parts = [f"'{key.replace(chr(39), chr(39) * 2)}', {_json_value(col, typ)}" for key, col, typ in extras]
+    expr = f"coalesce(CAST({_quote(base)} AS JSON), '{{}}'::JSON)" if base else "'{}'::JSON"
+    if parts:
+        expr = f"json_merge_patch({expr}, json_object({', '.join(parts)}))"
+    return expr
+
+
+def _timestamp(arrow_type: pa.DataType) -> str:
+    col = _quote("timestamp")
+    if pa.types.is_timestamp(arrow_type):
+        return f"CAST({col} AS TIMESTAMPTZ)"
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+        return f"to_timestamp(CASE WHEN abs({col}) > 1e11 THEN {col} / 1000.0 ELSE {col} END)"
+    if pa.types.is_date(arrow_type):
+        return f"CAST({col} AS TIMESTAMPTZ)"
+    return f"try_cast(trim(CAST({col} AS VARCHAR)) AS TIMESTAMPTZ)"
+
+
+class Stager:
+    """Owns one in-memory DuckDB used only to transform import batches."""
+
+    def __init__(self) -> None:
+        self._con = duckdb.connect(":memory:", config={"enable_external_access": False})
+        self._con.execute("SET TimeZone = 'UTC'")
+
+    def stage(self, batch: pa.Table, project_id: int, now: dt.datetime) -> StagedBatch:
+        """Validate and shape one batch whose columns are canonical names plus prefixed extras and `_row`."""
+        names = set(batch.schema.names)
+        types = {f.name: f.type for f in batch.schema}
+        extras: dict[str, list[tuple[str, str, pa.DataType]]] = {PROPERTY_PREFIX: [], SET_PREFIX: [],
+                                                                 SET_ONCE_PREFIX: []}
+        for name in batch.schema.names:
+            for prefix in (SET_ONCE_PREFIX, SET_PREFIX, PROPERTY_PREFIX):
+                if name.startswith(prefix):
+                    extras[prefix].append((name[len(prefix):], name, types[name]))
+                    break
+        missing = [c for c in ("event", "distinct_id", "timestamp") if c not in names]
+        if missing:
+            raise ValueError(f"the file has no {', '.join(missing)} column (map one with --map COLUMN={missing[0]})")
+        props_json = _merged_object("properties" if "properties" in names else None, extras[PROPERTY_PREFIX])
+        has_set = "$set" in names or extras[SET_PREFIX]
+        has_set_once = "$set_once" in names or extras[SET_ONCE_PREFIX]
+        set_json = _merged_object("$set" if "$set" in names else None, extras[SET_PREFIX]) if has_set else "NULL"
+        set_once_json = (
+            _merged_object("$set_once" if "$set_once" in names else None, extras[SET_ONCE_PREFIX])
+            if has_set_once else "NULL"
+        )
+        raw_uuid = _string("uuid") if "uuid" in names else "NULL"
+
+        def json_check(column: str, label: str) -> str:
+            if column not in names:
+                return ""
+            col = _quote(column)
+            return (
+                f"WHEN {col} IS NOT NULL AND NOT json_valid(CAST({col} AS VARCHAR)) "
+                f"THEN '{label} is not valid JSON' "
+                f"WHEN {col} IS NOT NULL AND json_type(CAST({col} AS VARCHAR)) <> 'OBJECT' "
+                f"THEN '{label} must be a JSON object' "
+            )
+
+        json_checks = "".join(json_check(c, c) for c in ("properties", "$set", "$set_once"))
+        json_problem = f"CASE {json_checks} ELSE NULL END" if json_checks else "CAST(NULL AS VARCHAR)"
+        sql = f"""
+        WITH src AS (
+            SELECT *,
+                   {_string("event")} AS _ev,
+                   {_string("distinct_id")} AS _did,
+                   {_timestamp(types["timestamp"])} AS _ts,
+                   {raw_uuid} AS _uuid,
+                   {json_problem} AS _json_problem
+            FROM _in
+        ),
+        checked AS (
+            SELECT *,
+                   CASE
+                     WHEN _ev IS NULL THEN 'event is missing'
+                     WHEN length(_ev) > 200 THEN 'event is longer than 200 characters'
+                     WHEN _did IS NULL THEN 'distinct_id is missing'
+                     WHEN length(_did) > 200 THEN 'distinct_id is longer than 200 characters'
+                     WHEN _ts IS NULL THEN 'timestamp is missing or not a date-time'
+                     WHEN _ts < TIMESTAMPTZ '2000-01-01 00:00:00+00' THEN 'timestamp is before 2000-01-01'
+                     WHEN _ts > $future THEN 'timestamp is more than 23 hours in the future'
+                     WHEN _uuid IS NOT NULL AND try_cast(_uuid AS UUID) IS NULL THEN 'uuid is not a valid UUID'
+                     WHEN _json_problem IS NOT NULL THEN _json_problem
+                     ELSE NULL END AS _reason
+            FROM src
+        )
+        SELECT _row, _reason AS reason, _ev AS event, _did AS distinct_id, _ts AS ts, _uuid AS raw_uuid,
+               CASE WHEN _reason IS NULL THEN CAST({props_json} AS VARCHAR) END AS properties,
+               CASE WHEN _reason IS NULL THEN CAST({set_json} AS VARCHAR) END AS "set",
+               CASE WHEN _reason IS NULL THEN CAST({set_once_json} AS VARCHAR) END AS set_once
+        FROM checked
+        """
+        cur = self._con.cursor()
+        try:
+            cur.register("_in", batch)
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {sql}", {"future": now + dt.timedelta(hours=23)})
+            rejected = fetch_arrow(
+                cur.execute("SELECT _row, reason FROM _staged WHERE reason IS NOT NULL ORDER BY _row")
+            )
+            valid = fetch_arrow(
+                cur.execute(
+                    """
+                    SELECT coalesce(CAST(try_cast(raw_uuid AS UUID) AS VARCHAR),
+                                    -- no uuid: derive one from the row, so re-importing a file is idempotent
+                                    CAST(CAST(regexp_replace(md5(concat_ws('|', ?, event, distinct_id,
+                                        CAST(epoch_us(ts) AS VARCHAR), properties)),
+                                        '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5') AS UUID) AS VARCHAR)
+                                   ) AS uuid,
+                           event, distinct_id, ts AS "timestamp", properties, "set", set_once,
+                           properties ->> '$."$session_id"' AS session_id, _row
+                    FROM _staged WHERE reason IS NULL ORDER BY _row
+                    """,
+                    [str(project_id)],
+                )
+            )
+        finally:
+            cur.unregister("_in")
+            cur.execute("DROP TABLE IF EXISTS _staged")
+            cur.close()
+        return StagedBatch(valid=valid, rejected=rejected)
+
+    def first_seen(self, valid: pa.Table) -> pa.Table:
+        """Each distinct id of a staged batch with its earliest timestamp (microseconds)."""
+        cur = self._con.cursor()
+        try:
+            cur.register("_v", valid)
+            return fetch_arrow(
+                cur.execute('SELECT distinct_id, epoch_us(min("timestamp")) AS ts FROM _v GROUP BY distinct_id')
+            )
+        finally:
+            cur.unregister("_v")
+            cur.close()
+
+    def to_events(self, valid: pa.Table, persons: pa.Table, project_id: int, inserted_at: dt.datetime) -> pa.Table:
+        """Attach person ids (`persons`: distinct_id, person_id) and shape rows as `EVENTS_SCHEMA`."""
+        cur = self._con.cursor()
+        try:
+            cur.register("_v", valid)
+            cur.register("_p", persons)
+            table = fetch_arrow(
+                cur.execute(
+                    """
+                    SELECT v.uuid, CAST(? AS BIGINT) AS project_id, v.event, v.distinct_id, p.person_id,
+                           v."timestamp", v.properties, v.session_id, CAST(? AS TIMESTAMPTZ) AS inserted_at
+                    FROM _v AS v JOIN _p AS p USING (distinct_id)
+                    ORDER BY v."timestamp"
+                    """,
+                    [project_id, inserted_at],
+                )
+            )
+        finally:
+            cur.unregister("_v")
+            cur.unregister("_p")
+            cur.close()
+        return table.cast(EVENTS_SCHEMA)
+
+    def close(self) -> None:
+        """Release the in-memory database."""
+        self._con.close()

@@ -1,0 +1,145 @@
+"""Capture routes: PostHog- and Segment-compatible endpoints (thin: parsing lives in `ingest.capture`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from opsloop.ingest.capture import (
+    CaptureBatch,
+    CaptureError,
+    decode_body,
+    parse_posthog,
+    parse_segment,
+    posthog_token,
+    segment_write_key,
+)
+from opsloop.ingest.pipeline import IngestUnavailable
+from opsloop.runtime import Runtime
+
+router = APIRouter()
+
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, Authorization",
+}
+POSTHOG_PATHS = ["/i/v0/e", "/e", "/capture", "/batch", "/track", "/engage"]
+SEGMENT_KINDS = ["track", "identify", "page", "screen", "group", "alias", "batch"]
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=_CORS)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise CaptureError(413, "body_too_large", f"the body is {length} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise CaptureError(413, "body_too_large", f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _payload(request: Request, runtime: Runtime) -> tuple[Any, int]:
+    body = await _read_body(request, runtime.settings.max_body_bytes)
+    payload = decode_body(
+        body,
+        content_encoding=request.headers.get("content-encoding", ""),
+        compression=request.query_params.get("compression", ""),
+        content_type=request.headers.get("content-type", ""),
+        limit=runtime.settings.max_body_bytes,
+    )
+    return payload, len(body)
+
+
+async def _store(runtime: Runtime, batch: CaptureBatch) -> None:
+    runtime.stats.add(received=batch.total, rejected=len(batch.errors))
+    if not batch.events:
+        detail = batch.errors[0]["reason"] if batch.errors else "no events in the request"
+        raise CaptureError(400, "invalid_event", detail if batch.total <= 1 else f"no valid events: {detail}")
+    try:
+        await runtime.pipeline.submit(batch.events)
+    except IngestUnavailable as exc:
+        raise CaptureError(503, "unavailable", str(exc)) from exc
+
+
+async def posthog_capture(request: Request) -> Response:
+    """PostHog capture: single event, array, or `{"batch": [...]}`; token as api_key / token / $token."""
+    runtime: Runtime = request.app.state.runtime
+    try:
+        payload, size = await _payload(request, runtime)
+        token = posthog_token(payload, request.query_params.get("token") or request.query_params.get("api_key"))
+        if not token:
+            raise CaptureError(401, "missing_token", "no project token: send it as `api_key`, `token` or `$token`")
+        project_id = runtime.projects.project_for_token(token)
+        if project_id is None:
+            raise CaptureError(401, "invalid_token", "the project token is not valid")
+        batch = parse_posthog(
+            payload,
+            project_id,
+            dt.datetime.now(dt.UTC),
+            max_events=runtime.settings.max_events_per_request,
+            max_event_bytes=runtime.settings.max_event_bytes,
+            body_bytes=size,
+        )
+        await _store(runtime, batch)
+    except CaptureError as exc:
+        body: dict[str, Any] = {"type": "validation_error", "code": exc.code, "detail": exc.message}
+        return _json(exc.status, body)
+    if batch.errors:
+        return _json(200, {"status": 1, "accepted": len(batch.events), "errors": batch.errors})
+    return _json(200, {"status": 1})
+
+
+async def segment_capture(request: Request) -> Response:
+    """Segment HTTP tracking API: `/v1/{track,identify,page,screen,group,alias,batch}`."""
+    runtime: Runtime = request.app.state.runtime
+    kind = request.path_params["kind"]
+    try:
+        if kind not in SEGMENT_KINDS:
+            raise CaptureError(404, "unknown_endpoint", f"/v1/{kind} is not a Segment endpoint")
+        payload, size = await _payload(request, runtime)
+        key = segment_write_key(payload, request.headers.get("authorization", ""))
+        if not key:
+            raise CaptureError(401, "missing_write_key", "no write key: use Basic auth `writekey:` or `writeKey`")
+        project_id = runtime.projects.project_for_token(key)
+        if project_id is None:
+            raise CaptureError(401, "invalid_write_key", "the write key is not valid")
+        batch = parse_segment(
+            payload,
+            kind,
+            project_id,
+            dt.datetime.now(dt.UTC),
+            max_events=runtime.settings.max_events_per_request,
+            max_event_bytes=runtime.settings.max_event_bytes,
+            body_bytes=size,
+        )
+        await _store(runtime, batch)
+    except CaptureError as exc:
+        return _json(exc.status, {"code": exc.code, "message": exc.message})
+    if batch.errors:
+        return _json(200, {"success": True, "accepted": len(batch.events), "errors": batch.errors})
+    return _json(200, {"success": True})
+
+
+async def preflight(request: Request) -> Response:
+    """CORS pre-flight for browser SDKs."""
+    return Response(status_code=204, headers=_CORS)
+
+
+for _path in POSTHOG_PATHS:
+    for _variant in (_path, _path + "/"):
+        router.add_api_route(_variant, posthog_capture, methods=["POST"], include_in_schema=_variant == _path)
+        router.add_api_route(_variant, preflight, methods=["OPTIONS"], include_in_schema=False)
+router.add_api_route("/v1/{kind}", segment_capture, methods=["POST"])
+router.add_api_route("/v1/{kind}", preflight, methods=["OPTIONS"], include_in_schema=False)
