@@ -52,7 +52,8 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024, description="Size at which the ingest log starts a new segment file."
     )
     flush_interval_ms: int = Field(
-        default=500, description="How often acknowledged events are moved from the ingest log to the events store."
+        default=500,
+        description="How often acknowledged events are moved from the ingest log to the events store.",
     )
     flush_max_events: int = Field(
         default=50_000, description="Most events written to the events store in one batch."
@@ -75,7 +76,9 @@ class Settings(BaseSettings):
     duckdb_threads: int | None = Field(
         default=None, description="DuckDB worker threads; default: number of CPU cores."
     )
-    log_level: str = Field(default="info", description="Log level of the server (`debug`, `info`, `warning`).")
+    log_level: str = Field(
+        default="info", description="Log level of the server (`debug`, `info`, `warning`)."
+    )
 
     @cached_property
     def resolved_data_dir(self) -> Path:

@@ -67,7 +67,9 @@ class ProjectService:
         try:
             zoneinfo.ZoneInfo(timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ProjectError(f"unknown timezone {timezone!r} (use an IANA name like Asia/Shanghai)") from exc
+            raise ProjectError(
+                f"unknown timezone {timezone!r} (use an IANA name like Asia/Shanghai)"
+            ) from exc
         if week_start not in ("monday", "sunday"):
             raise ProjectError("week_start must be 'monday' or 'sunday'")
         token = TOKEN_PREFIX + secrets.token_urlsafe(24)

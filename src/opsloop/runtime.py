@@ -70,7 +70,9 @@ class Runtime:
             os.close(fd)
             raise StoreLocked(f"another opsloop server is using {wal_dir}") from exc
         self._lock_fd = fd
-        ingest_log = IngestLog(wal_dir, segment_bytes=self.settings.wal_segment_bytes, fsync=self.settings.wal_fsync)
+        ingest_log = IngestLog(
+            wal_dir, segment_bytes=self.settings.wal_segment_bytes, fsync=self.settings.wal_fsync
+        )
         self._pipeline = IngestPipeline(
             ingest_log,
             self.writer,

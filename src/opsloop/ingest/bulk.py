@@ -63,7 +63,7 @@ class ColumnMapping:
             return None
         for prefix, staged in _FIELD_PREFIXES.items():
             if target.startswith(prefix):
-                return staged + target[len(prefix):]
+                return staged + target[len(prefix) :]
         return target
 
 
@@ -163,8 +163,13 @@ def read_csv(path: Path, mapping: ColumnMapping, batch_rows: int) -> tuple[int, 
                 if not row:
                     continue
                 if len(row) != width:
-                    rejects.append({"line": reader.line_num, "reason": f"expected {width} fields, found {len(row)}",
-                                    "row": row})
+                    rejects.append(
+                        {
+                            "line": reader.line_num,
+                            "reason": f"expected {width} fields, found {len(row)}",
+                            "row": row,
+                        }
+                    )
                     continue
                 for i, value in enumerate(row):
                     columns[i].append(value)
@@ -186,7 +191,9 @@ def _tell(fh: io.TextIOWrapper) -> int:
 
 
 def _csv_table(columns: list[list[str | None]], targets: list[str | None], lines: list[int]) -> pa.Table:
-    arrays = {t: pa.array(col, type=pa.string()) for t, col in zip(targets, columns, strict=True) if t is not None}
+    arrays = {
+        t: pa.array(col, type=pa.string()) for t, col in zip(targets, columns, strict=True) if t is not None
+    }
     arrays["_row"] = pa.array(lines, type=pa.int64())
     return pa.table(arrays)
 
@@ -211,8 +218,13 @@ def read_jsonl(path: Path, mapping: ColumnMapping, batch_rows: int) -> tuple[int
                 try:
                     obj = orjson.loads(line)
                 except orjson.JSONDecodeError as exc:
-                    rejects.append({"line": line_no, "reason": f"invalid JSON: {exc}", "row": line[:2000].decode(
-                        "utf-8", "replace")})
+                    rejects.append(
+                        {
+                            "line": line_no,
+                            "reason": f"invalid JSON: {exc}",
+                            "row": line[:2000].decode("utf-8", "replace"),
+                        }
+                    )
                     continue
                 if not isinstance(obj, dict):
                     rejects.append({"line": line_no, "reason": "a line must hold a JSON object", "row": obj})
@@ -245,8 +257,13 @@ def _jsonl_table(rows: list[dict[str, Any]]) -> pa.Table:
             columns[name] = pa.array(values, type=pa.float64())
         else:
             # Mixed JSON scalars: keep text, so the staging rules (numbers, booleans) apply uniformly.
-            columns[name] = pa.array([None if v is None else v if isinstance(v, str) else
-                                      orjson.dumps(v).decode() for v in values], type=pa.string())
+            columns[name] = pa.array(
+                [
+                    None if v is None else v if isinstance(v, str) else orjson.dumps(v).decode()
+                    for v in values
+                ],
+                type=pa.string(),
+            )
     return pa.table(columns) if columns else pa.table({"_row": pa.array([], type=pa.int64())})
 
 
@@ -286,8 +303,13 @@ def import_file(
     print_ = fingerprint(path)
     with writer.metadata.session() as session, session.begin():
         previous = session.scalar(
-            select(ImportRun).where(ImportRun.project_id == project_id, ImportRun.fingerprint == print_,
-                                    ImportRun.status == "done").order_by(ImportRun.id.desc())
+            select(ImportRun)
+            .where(
+                ImportRun.project_id == project_id,
+                ImportRun.fingerprint == print_,
+                ImportRun.status == "done",
+            )
+            .order_by(ImportRun.id.desc())
         )
         if previous is not None and previous.finished_at is not None:
             summary.previously_imported_at = previous.finished_at.isoformat()
@@ -330,7 +352,11 @@ def import_file(
         run = session.get(ImportRun, run_id)
         if run is not None:
             run.status, run.finished_at = "done", utcnow()
-            run.rows_read, run.rows_stored, run.rows_rejected = summary.rows_read, summary.stored, summary.rejected
+            run.rows_read, run.rows_stored, run.rows_rejected = (
+                summary.rows_read,
+                summary.stored,
+                summary.rejected,
+            )
     return summary
 
 
@@ -340,4 +366,6 @@ def _describe_rejects(table: pa.Table, rejected: pa.Table) -> list[dict[str, Any
     reasons = rejected.column("reason").to_pylist()
     index = {line: i for i, line in enumerate(table.column("_row").to_pylist())}
     originals = table.take(pa.array([index[r] for r in rows])).drop_columns(["_row"]).to_pylist()
-    return [{"line": r, "reason": why, "row": orig} for r, why, orig in zip(rows, reasons, originals, strict=True)]
+    return [
+        {"line": r, "reason": why, "row": orig} for r, why, orig in zip(rows, reasons, originals, strict=True)
+    ]

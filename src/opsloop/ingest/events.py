@@ -37,8 +37,14 @@ class CapturedEvent:
     def to_wire(self) -> list[Any]:
         """Compact list form written to the ingest log."""
         return [
-            self.project_id, self.uuid, self.event, self.distinct_id,
-            self.timestamp_us, self.properties, self.set, self.set_once,
+            self.project_id,
+            self.uuid,
+            self.event,
+            self.distinct_id,
+            self.timestamp_us,
+            self.properties,
+            self.set,
+            self.set_once,
         ]
 
     @classmethod
@@ -149,12 +155,22 @@ def normalize_posthog(
     )
 
 
-_SEGMENT_EVENT = {"page": "$pageview", "screen": "$screen", "identify": "$identify", "alias": "$create_alias",
-                  "group": "$groupidentify"}
+_SEGMENT_EVENT = {
+    "page": "$pageview",
+    "screen": "$screen",
+    "identify": "$identify",
+    "alias": "$create_alias",
+    "group": "$groupidentify",
+}
 _SEGMENT_CONTEXT = {
-    ("page", "url"): "$current_url", ("page", "referrer"): "$referrer", ("os", "name"): "$os",
-    ("os", "version"): "$os_version", ("device", "type"): "$device_type", ("app", "version"): "$app_version",
-    ("library", "name"): "$lib", ("library", "version"): "$lib_version",
+    ("page", "url"): "$current_url",
+    ("page", "referrer"): "$referrer",
+    ("os", "name"): "$os",
+    ("os", "version"): "$os_version",
+    ("device", "type"): "$device_type",
+    ("app", "version"): "$app_version",
+    ("library", "name"): "$lib",
+    ("library", "version"): "$lib_version",
 }
 
 
@@ -168,8 +184,9 @@ def normalize_segment(
     if kind not in ("track", "identify", "page", "screen", "group", "alias"):
         raise InvalidEvent(f"type {kind!r} is not one of track, identify, page, screen, group, alias")
     user_id, anon_id = raw.get("userId"), raw.get("anonymousId")
-    distinct_id = _text(user_id if user_id not in (None, "") else anon_id, "userId or anonymousId",
-                        MAX_DISTINCT_ID_CHARS)
+    distinct_id = _text(
+        user_id if user_id not in (None, "") else anon_id, "userId or anonymousId", MAX_DISTINCT_ID_CHARS
+    )
     props = dict(_object(raw.get("properties"), "properties") or {})
     context = _object(raw.get("context"), "context") or {}
     for (section, key), name in _SEGMENT_CONTEXT.items():

@@ -199,7 +199,9 @@ class PersonRegistry:
         elif main_pid != other_pid:
             main = self._load_person(batch, main_pid)
             other = self._load_person(batch, other_pid)
-            refuse = other.is_identified if op.kind == "identify" else (other.is_identified and main.is_identified)
+            refuse = (
+                other.is_identified if op.kind == "identify" else (other.is_identified and main.is_identified)
+            )
             if refuse:
                 log.info("refused to merge identified person %s into %s (%s)", other_pid, main_pid, op.kind)
                 return
@@ -249,8 +251,14 @@ class PersonRegistry:
                 session.execute(
                     insert(Person),
                     [
-                        {"id": p.id, "project_id": project_id, "properties": p.properties,
-                         "is_identified": p.is_identified, "created_at": p.created_at, "version": version}
+                        {
+                            "id": p.id,
+                            "project_id": project_id,
+                            "properties": p.properties,
+                            "is_identified": p.is_identified,
+                            "created_at": p.created_at,
+                            "version": version,
+                        }
                         for p in new_persons
                     ],
                 )
@@ -258,16 +266,34 @@ class PersonRegistry:
                 session.execute(
                     update(Person.__table__)
                     .where(Person.__table__.c.id == bindparam("pid"))
-                    .values(properties=bindparam("props"), is_identified=bindparam("ident"),
-                            created_at=bindparam("created"), version=version),
-                    [{"pid": p.id, "props": p.properties, "ident": p.is_identified, "created": p.created_at}
-                     for p in updated],
+                    .values(
+                        properties=bindparam("props"),
+                        is_identified=bindparam("ident"),
+                        created_at=bindparam("created"),
+                        version=version,
+                    ),
+                    [
+                        {
+                            "pid": p.id,
+                            "props": p.properties,
+                            "ident": p.is_identified,
+                            "created": p.created_at,
+                        }
+                        for p in updated
+                    ],
                 )
             if batch.new_ids:
                 session.execute(
                     insert(PersonDistinctId),
-                    [{"project_id": project_id, "distinct_id": did, "person_id": batch.ids[did],
-                      "version": version} for did in batch.new_ids],
+                    [
+                        {
+                            "project_id": project_id,
+                            "distinct_id": did,
+                            "person_id": batch.ids[did],
+                            "version": version,
+                        }
+                        for did in batch.new_ids
+                    ],
                 )
             if batch.moved_ids:
                 table = PersonDistinctId.__table__
@@ -288,22 +314,43 @@ class PersonRegistry:
     def _mirror(self, batch: _Batch, version: int) -> None:
         """Write the batch's person changes to the events store's replica tables."""
         rows: list[dict[str, Any]] = [
-            {"project_id": batch.project_id, "id": p.id, "created_at": p.created_at,
-             "properties": orjson.dumps(p.properties).decode(), "is_identified": p.is_identified,
-             "is_deleted": False, "version": version}
+            {
+                "project_id": batch.project_id,
+                "id": p.id,
+                "created_at": p.created_at,
+                "properties": orjson.dumps(p.properties).decode(),
+                "is_identified": p.is_identified,
+                "is_deleted": False,
+                "version": version,
+            }
             for p in (batch.persons[pid] for pid in batch.changed)
         ]
         rows += [
-            {"project_id": batch.project_id, "id": pid, "created_at": dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
-             "properties": "{}", "is_identified": False, "is_deleted": True, "version": version}
+            {
+                "project_id": batch.project_id,
+                "id": pid,
+                "created_at": dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+                "properties": "{}",
+                "is_identified": False,
+                "is_deleted": True,
+                "version": version,
+            }
             for pid in batch.deleted
         ]
         self.store.upsert_persons(pa.Table.from_pylist(rows, schema=PERSONS_SCHEMA))
         ids = batch.new_ids | batch.moved_ids
         self.store.upsert_distinct_ids(
             pa.Table.from_pylist(
-                [{"project_id": batch.project_id, "distinct_id": did, "person_id": batch.ids[did],
-                  "is_deleted": False, "version": version} for did in ids],
+                [
+                    {
+                        "project_id": batch.project_id,
+                        "distinct_id": did,
+                        "person_id": batch.ids[did],
+                        "is_deleted": False,
+                        "version": version,
+                    }
+                    for did in ids
+                ],
                 schema=DISTINCT_IDS_SCHEMA,
             )
         )

@@ -80,7 +80,9 @@ class EventWriter:
         first = stager.first_seen(valid)
         ops: list[PersonOp] = [
             Seen(did, ts)
-            for did, ts in zip(first.column("distinct_id").to_pylist(), first.column("ts").to_pylist(), strict=True)
+            for did, ts in zip(
+                first.column("distinct_id").to_pylist(), first.column("ts").to_pylist(), strict=True
+            )
         ]
         special_mask = pc.or_(
             pc.is_in(valid.column("event"), pa.array(list(_IDENTITY_EVENTS))),
@@ -103,8 +105,10 @@ class EventWriter:
         person_ids = self.persons.apply(project_id, ops)
         self._apply_groups(project_id, special)
         persons = pa.table(
-            {"distinct_id": pa.array(list(person_ids), pa.string()),
-             "person_id": pa.array(list(person_ids.values()), pa.string())}
+            {
+                "distinct_id": pa.array(list(person_ids), pa.string()),
+                "person_id": pa.array(list(person_ids.values()), pa.string()),
+            }
         )
         table = stager.to_events(valid, persons, project_id, now)
         stored = self.store.insert_events(table, self.dedup_window)
@@ -126,7 +130,10 @@ class EventWriter:
             "inserted_at": [now_us] * len(events),
         }
         return pa.Table.from_pydict(
-            {name: pa.array(columns[name], type=EVENTS_SCHEMA.field(name).type) for name in EVENTS_SCHEMA.names},
+            {
+                name: pa.array(columns[name], type=EVENTS_SCHEMA.field(name).type)
+                for name in EVENTS_SCHEMA.names
+            },
             schema=EVENTS_SCHEMA,
         )
 
@@ -149,8 +156,14 @@ class EventWriter:
                     )
                 )
                 if group is None:
-                    session.add(Group(project_id=project_id, group_type=group_type, group_key=str(group_key),
-                                      properties=dict(group_set)))
+                    session.add(
+                        Group(
+                            project_id=project_id,
+                            group_type=group_type,
+                            group_key=str(group_key),
+                            properties=dict(group_set),
+                        )
+                    )
                 else:
                     group.properties = {**group.properties, **group_set}
 

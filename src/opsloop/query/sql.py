@@ -28,12 +28,52 @@ _RESERVED_PREFIXES = ("__ol_", "duckdb_", "pg_", "sqlite_", "information_schema"
 _RESERVED_NAMES = {"events", "persons", "person_distinct_ids"}
 #: Functions that read files, the network, settings or run other SQL.
 _FORBIDDEN_FUNCTIONS = {
-    "getenv", "current_setting", "read_csv", "read_csv_auto", "read_parquet", "read_json", "read_json_auto",
-    "read_json_objects", "read_ndjson", "read_text", "read_blob", "glob", "query", "query_table", "file",
-    "url", "remote", "remotesecure", "s3", "s3cluster", "hdfs", "mysql", "postgresql", "postgres_scan",
-    "sqlite_scan", "jdbc", "odbc", "executable", "input", "cluster", "clusterallreplicas", "dictionary",
-    "getsetting", "getmacro", "filesystemavailable", "filesystemcapacity", "gcs", "azureblobstorage",
-    "iceberg", "deltalake", "hudi", "mongodb", "redis", "python", "loadextension", "load",
+    "getenv",
+    "current_setting",
+    "read_csv",
+    "read_csv_auto",
+    "read_parquet",
+    "read_json",
+    "read_json_auto",
+    "read_json_objects",
+    "read_ndjson",
+    "read_text",
+    "read_blob",
+    "glob",
+    "query",
+    "query_table",
+    "file",
+    "url",
+    "remote",
+    "remotesecure",
+    "s3",
+    "s3cluster",
+    "hdfs",
+    "mysql",
+    "postgresql",
+    "postgres_scan",
+    "sqlite_scan",
+    "jdbc",
+    "odbc",
+    "executable",
+    "input",
+    "cluster",
+    "clusterallreplicas",
+    "dictionary",
+    "getsetting",
+    "getmacro",
+    "filesystemavailable",
+    "filesystemcapacity",
+    "gcs",
+    "azureblobstorage",
+    "iceberg",
+    "deltalake",
+    "hudi",
+    "mongodb",
+    "redis",
+    "python",
+    "loadextension",
+    "load",
 }
 #: Table functions that only generate values.
 _ALLOWED_TABLE_FUNCTIONS = (exp.GenerateSeries, exp.Unnest)
@@ -93,12 +133,16 @@ def sandbox_sql(sql: str, project_id: int, dialect: Dialect, *, max_rows: int | 
             if not isinstance(source.this, exp.Identifier):
                 if isinstance(source.this, _ALLOWED_TABLE_FUNCTIONS):
                     continue
-                raise SqlRejected("table functions are not available in the SQL API; read `events` or `persons`")
+                raise SqlRejected(
+                    "table functions are not available in the SQL API; read `events` or `persons`"
+                )
             if source.args.get("db") or source.args.get("catalog"):
                 raise SqlRejected(f"qualified table names are not allowed: {source.sql()}")
             name = source.name.lower()
             if name not in _VISIBLE:
-                raise SqlRejected(f"unknown table {source.name!r}: the SQL API can read `events` and `persons`")
+                raise SqlRejected(
+                    f"unknown table {source.name!r}: the SQL API can read `events` and `persons`"
+                )
             alias = source.alias or source.name
             source.set("this", exp.to_identifier(_VISIBLE[name]))
             source.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))

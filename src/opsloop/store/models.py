@@ -77,9 +77,7 @@ class PersonDistinctId(Base):
 
     __tablename__ = "person_distinct_ids"
 
-    project_id: Mapped[int] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
-    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     distinct_id: Mapped[str] = mapped_column(String(400), primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)

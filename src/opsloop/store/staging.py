@@ -80,23 +80,31 @@ class Stager:
         """Validate and shape one batch whose columns are canonical names plus prefixed extras and `_row`."""
         names = set(batch.schema.names)
         types = {f.name: f.type for f in batch.schema}
-        extras: dict[str, list[tuple[str, str, pa.DataType]]] = {PROPERTY_PREFIX: [], SET_PREFIX: [],
-                                                                 SET_ONCE_PREFIX: []}
+        extras: dict[str, list[tuple[str, str, pa.DataType]]] = {
+            PROPERTY_PREFIX: [],
+            SET_PREFIX: [],
+            SET_ONCE_PREFIX: [],
+        }
         for name in batch.schema.names:
             for prefix in (SET_ONCE_PREFIX, SET_PREFIX, PROPERTY_PREFIX):
                 if name.startswith(prefix):
-                    extras[prefix].append((name[len(prefix):], name, types[name]))
+                    extras[prefix].append((name[len(prefix) :], name, types[name]))
                     break
         missing = [c for c in ("event", "distinct_id", "timestamp") if c not in names]
         if missing:
-            raise ValueError(f"the file has no {', '.join(missing)} column (map one with --map COLUMN={missing[0]})")
+            raise ValueError(
+                f"the file has no {', '.join(missing)} column (map one with --map COLUMN={missing[0]})"
+            )
         props_json = _merged_object("properties" if "properties" in names else None, extras[PROPERTY_PREFIX])
         has_set = "$set" in names or extras[SET_PREFIX]
         has_set_once = "$set_once" in names or extras[SET_ONCE_PREFIX]
-        set_json = _merged_object("$set" if "$set" in names else None, extras[SET_PREFIX]) if has_set else "NULL"
+        set_json = (
+            _merged_object("$set" if "$set" in names else None, extras[SET_PREFIX]) if has_set else "NULL"
+        )
         set_once_json = (
             _merged_object("$set_once" if "$set_once" in names else None, extras[SET_ONCE_PREFIX])
-            if has_set_once else "NULL"
+            if has_set_once
+            else "NULL"
         )
         raw_uuid = _string("uuid") if "uuid" in names else "NULL"
 
@@ -147,7 +155,9 @@ class Stager:
         cur = self._con.cursor()
         try:
             cur.register("_in", batch)
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {sql}", {"future": now + dt.timedelta(hours=23)})
+            cur.execute(
+                f"CREATE OR REPLACE TEMP TABLE _staged AS {sql}", {"future": now + dt.timedelta(hours=23)}
+            )
             rejected = fetch_arrow(
                 cur.execute("SELECT _row, reason FROM _staged WHERE reason IS NOT NULL ORDER BY _row")
             )
@@ -179,13 +189,17 @@ class Stager:
         try:
             cur.register("_v", valid)
             return fetch_arrow(
-                cur.execute('SELECT distinct_id, epoch_us(min("timestamp")) AS ts FROM _v GROUP BY distinct_id')
+                cur.execute(
+                    'SELECT distinct_id, epoch_us(min("timestamp")) AS ts FROM _v GROUP BY distinct_id'
+                )
             )
         finally:
             cur.unregister("_v")
             cur.close()
 
-    def to_events(self, valid: pa.Table, persons: pa.Table, project_id: int, inserted_at: dt.datetime) -> pa.Table:
+    def to_events(
+        self, valid: pa.Table, persons: pa.Table, project_id: int, inserted_at: dt.datetime
+    ) -> pa.Table:
         """Attach person ids (`persons`: distinct_id, person_id) and shape rows as `EVENTS_SCHEMA`."""
         cur = self._con.cursor()
         try:

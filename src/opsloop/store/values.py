@@ -40,9 +40,7 @@ def json_value(value: Any) -> Any:
 
 def arrow_to_rows(table: pa.Table) -> list[list[Any]]:
     """An Arrow table as a list of JSON-ready rows."""
-    columns = [
-        [json_value(v) for v in _column_pylist(table.column(i))] for i in range(table.num_columns)
-    ]
+    columns = [[json_value(v) for v in _column_pylist(table.column(i))] for i in range(table.num_columns)]
     return [list(row) for row in zip(*columns, strict=True)] if columns else []
 
 

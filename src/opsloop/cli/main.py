@@ -1,0 +1,281 @@
+"""The `opsloop` command line: thin Typer commands over the same services as the web API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from opsloop.config import Settings
+from opsloop.ingest.bulk import ColumnMapping, ImportFailed, ProgressCallback, import_file
+from opsloop.projects import ProjectError
+from opsloop.query.registry import QueryInvalid, run_query
+from opsloop.query.sql import SqlRejected
+from opsloop.runtime import Runtime
+from opsloop.store.events import QueryFailed, QueryTimeout, StoreLocked
+
+app = typer.Typer(help="opsloop: self-hosted product operations platform.", no_args_is_help=True)
+project_app = typer.Typer(help="Manage projects.", no_args_is_help=True)
+app.add_typer(project_app, name="project")
+console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data folder (default: $OPSLOOP_DATA_DIR or ./opsloop-data)."),
+]
+
+
+def _settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)
+
+
+@contextmanager
+def _runtime(settings: Settings) -> Iterator[Runtime]:
+    runtime = Runtime(settings)
+    try:
+        yield runtime
+    except StoreLocked as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+
+
+def _progress(*descriptions: str) -> tuple[Progress, list[ProgressCallback]]:
+    """A Rich progress display with one task per description, and a callback updating each."""
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    callbacks: list[ProgressCallback] = []
+    for description in descriptions:
+        task = progress.add_task(description, total=None, unit="", start=False)
+
+        def update(done: int, total: int, unit: str, task: Any = task) -> None:
+            progress.start_task(task)
+            progress.update(task, completed=done, total=total or None, unit=unit)
+
+        callbacks.append(update)
+    return progress, callbacks
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+) -> None:
+    """Serve the capture API, query API and console."""
+    settings = _settings(data_dir, host=host, port=port)
+    _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from opsloop.web.app import create_app
+
+    console.print(
+        f"opsloop serving on [bold]http://{settings.host}:{settings.port}[/] (data: {settings.resolved_data_dir})"
+    )
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+        )
+    except StoreLocked as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Apply metadata-store migrations (also done automatically on start)."""
+    settings = _settings(data_dir)
+    with _runtime(settings) as runtime:
+        runtime.metadata  # noqa: B018 - opening the store migrates it
+    console.print("metadata store is up to date")
+
+
+@project_app.command("create")
+def project_create(
+    name: str,
+    timezone: Annotated[str, typer.Option(help="IANA timezone for day/week/month buckets.")] = "UTC",
+    week_start: Annotated[str, typer.Option(help="monday or sunday.")] = "monday",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a project; prints its id, capture token and a new API key (shown only once)."""
+    with _runtime(_settings(data_dir)) as runtime:
+        try:
+            created = runtime.projects.create(name, timezone=timezone, week_start=week_start)
+        except ProjectError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    out = {
+        "project_id": created.project.id,
+        "name": created.project.name,
+        "timezone": created.project.timezone,
+        "token": created.token,
+        "api_key": created.api_key,
+    }
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    for key, value in out.items():
+        typer.echo(f"{key}: {value}")
+    console.print("[yellow]Keep the API key now: it is stored hashed and cannot be shown again.[/]")
+
+
+@project_app.command("list")
+def project_list(data_dir: DataDir = None) -> None:
+    """List projects."""
+    with _runtime(_settings(data_dir)) as runtime:
+        table = Table("id", "name", "timezone", "week start")
+        for p in runtime.projects.list():
+            table.add_row(str(p.id), p.name, p.timezone, p.week_start)
+    Console().print(table)
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet file of events.")],
+    project: Annotated[int, typer.Option("--project", help="Project id.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv, jsonl or parquet (default: from extension).")
+    ] = None,
+    maps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help="COLUMN=FIELD, e.g. user_id=distinct_id, plan=$set.plan, ts=timestamp, junk=-"
+        ),
+    ] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where refused rows go (default FILE.rejects.jsonl).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import events from a file: streaming, idempotent, refused rows written with line numbers and reasons."""
+    settings = _settings(data_dir)
+    with _runtime(settings) as runtime:
+        if runtime.projects.get(project) is None:
+            console.print(f"[red]error:[/] project {project} does not exist (see `opsloop project list`)")
+            raise typer.Exit(2)
+        progress, (update,) = _progress(f"importing {file.name}")
+        try:
+            with progress:
+                summary = import_file(
+                    runtime.writer,
+                    file,
+                    project,
+                    fmt=fmt,
+                    mapping=ColumnMapping.parse(maps or []),
+                    rejects_path=rejects,
+                    batch_rows=settings.import_batch_rows,
+                    on_progress=update,
+                )
+        except ImportFailed as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    if summary.previously_imported_at:
+        console.print(
+            f"this file was imported before ({summary.previously_imported_at}); repeated rows were skipped"
+        )
+    console.print(
+        f"read {summary.rows_read:,} rows in {summary.seconds:.1f} s ({summary.events_per_second:,.0f}/s): "
+        f"[green]{summary.stored:,} stored[/], {summary.duplicates:,} already present, "
+        f"[red]{summary.rejected:,} rejected[/]"
+    )
+    if summary.rejects_path:
+        console.print(f"rejected rows with line numbers and reasons: {summary.rejects_path}")
+
+
+@app.command()
+def query(
+    file: Annotated[
+        Path, typer.Argument(help='JSON query object, e.g. {"kind": "sql", "query": "..."}; - for stdin.')
+    ],
+    project: Annotated[int, typer.Option("--project", help="Project id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON result.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Run a query object against a project (the same objects as POST /api/projects/{id}/query)."""
+    raw = sys.stdin.read() if str(file) == "-" else file.read_text()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        console.print(f"[red]error:[/] {file} is not valid JSON: {exc}")
+        raise typer.Exit(2) from None
+    settings = _settings(data_dir)
+    with _runtime(settings) as runtime:
+        try:
+            result = run_query(runtime.store, project, body, settings)
+        except (QueryInvalid, SqlRejected, QueryFailed, QueryTimeout) as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    if as_json or "columns" not in result:
+        typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table(*result["columns"])
+    for row in result["rows"]:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    persons: Annotated[int, typer.Option(help="Persons to generate.")] = 20_000,
+    days: Annotated[int, typer.Option(help="Days of history, ending today.")] = 120,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed and date: same data).")] = 42,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after loading.")] = True,
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+) -> None:
+    """Generate and load a realistic demo product, then serve it."""
+    from opsloop.demo.generator import DemoSpec
+    from opsloop.demo.loader import load_demo
+
+    settings = _settings(data_dir, host=host, port=port)
+    spec = DemoSpec(persons=persons, days=days, seed=seed, end_date=dt.datetime.now(dt.UTC).date())
+    with _runtime(settings) as runtime:
+        progress, (on_generate, on_import) = _progress(
+            "generating demo events", "loading through bulk import"
+        )
+        with progress:
+            result = load_demo(runtime, spec, on_generate=on_generate, on_import=on_import)
+    s = result.summary
+    console.print(
+        f"[green]demo loaded:[/] {s.stored:,} new events ({s.rows_read:,} generated, {s.duplicates:,} already "
+        f"present) in {s.seconds:.1f} s; project {result.project.id} '{result.project.name}'"
+    )
+    console.print(f"credentials: {result.credentials_path}")
+    console.print(f"  project token: {result.token}\n  API key:       {result.api_key}")
+    if serve_after:
+        console.print(f"open [bold]http://{settings.host}:{settings.port}[/]")
+        _serve(settings)
+
+
+if __name__ == "__main__":
+    app()
