@@ -606,3 +606,25 @@ def test_constructor_validates(kwargs: dict[str, Any]) -> None:
     args: dict[str, Any] = {"host": "http://127.0.0.1:8000", "token": TOKEN, **kwargs}
     with pytest.raises(ValueError):
         Client(**args)
+
+
+# -- end to end against a real opsloop server ------------------------------------------------------------
+
+
+def test_sdk_against_real_opsloop_server(live_server) -> None:  # type: ignore[no-untyped-def]
+    """The SDK's batches, identify and alias land in opsloop and merge into one person."""
+    sdk = Client(live_server.url, live_server.project.token, flush_at=10, flush_interval=0.05)
+    for i in range(25):
+        sdk.capture("anon-e2e", "viewed", {"i": i})
+    sdk.identify("user-e2e", {"email": "e2e@example.com"}, anon_distinct_id="anon-e2e")
+    sdk.alias("legacy-e2e", "user-e2e")
+    sdk.capture("legacy-e2e", "purchased", {"revenue": 12.5})
+    sdk.set_person_properties("user-e2e", {"plan": "pro"})
+    sdk.flush()
+    sdk.shutdown()
+    rows = live_server.sql("select event, count(*), count(distinct person_id) from events group by 1 order by 1")
+    assert rows == [["$create_alias", 1, 1], ["$identify", 1, 1], ["$set", 1, 1], ["purchased", 1, 1],
+                    ["viewed", 25, 1]]
+    assert live_server.sql("select count(distinct person_id) from events") == [[1]]
+    assert live_server.sql("select properties->>'email', properties->>'plan' from persons") == [
+        ["e2e@example.com", "pro"]]

@@ -198,9 +198,15 @@ def _csv_table(columns: list[list[str | None]], targets: list[str | None], lines
     return pa.table(arrays)
 
 
-def _jsonl_value(value: Any) -> Any:
+def _jsonl_value(target: str, value: Any) -> Any:
     if isinstance(value, dict | list):
         return orjson.dumps(value).decode()
+    if target == "timestamp" and isinstance(value, int | float) and not isinstance(value, bool):
+        # Epoch seconds or milliseconds; rows of one file may mix them with ISO strings.
+        try:
+            return dt.datetime.fromtimestamp(value / 1000 if abs(value) > 1e11 else value, dt.UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return str(value)
     return value
 
 
@@ -233,7 +239,7 @@ def read_jsonl(path: Path, mapping: ColumnMapping, batch_rows: int) -> tuple[int
                 for key, value in obj.items():
                     target = mapping.target(key)
                     if target is not None:
-                        staged[target] = _jsonl_value(value)
+                        staged[target] = _jsonl_value(target, value)
                 rows.append(staged)
                 if len(rows) >= batch_rows:
                     yield _Chunk(_jsonl_table(rows), rejects, fh.tell())
@@ -253,8 +259,6 @@ def _jsonl_table(rows: list[dict[str, Any]]) -> pa.Table:
         values = [row.get(name) for row in rows]
         if name == "_row":
             columns[name] = pa.array(values, type=pa.int64())
-        elif name == "timestamp" and all(isinstance(v, int | float) or v is None for v in values):
-            columns[name] = pa.array(values, type=pa.float64())
         else:
             # Mixed JSON scalars: keep text, so the staging rules (numbers, booleans) apply uniformly.
             columns[name] = pa.array(
