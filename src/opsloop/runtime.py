@@ -89,6 +89,8 @@ class Runtime:
         if self._pipeline is not None:
             self._pipeline.stop()
             self._pipeline = None
+        if "writer" in self.__dict__:
+            self.writer.close()
         if "store" in self.__dict__:
             self.store.close()
         if "metadata" in self.__dict__:

@@ -247,7 +247,7 @@ def query(
 def demo(
     data_dir: DataDir = None,
     persons: Annotated[int, typer.Option(help="Persons to generate.")] = 20_000,
-    days: Annotated[int, typer.Option(help="Days of history, ending today.")] = 120,
+    days: Annotated[int, typer.Option(help="Days of history, ending yesterday.")] = 120,
     seed: Annotated[int, typer.Option(help="Random seed (same seed and date: same data).")] = 42,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after loading.")] = True,
     host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
@@ -258,7 +258,9 @@ def demo(
     from opsloop.demo.loader import load_demo
 
     settings = _settings(data_dir, host=host, port=port)
-    spec = DemoSpec(persons=persons, days=days, seed=seed, end_date=dt.datetime.now(dt.UTC).date())
+    # History ends yesterday (UTC) so that no demo event lies in the future.
+    end_date = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    spec = DemoSpec(persons=persons, days=days, seed=seed, end_date=end_date)
     with _runtime(settings) as runtime:
         progress, (on_generate, on_import) = _progress(
             "generating demo events", "loading through bulk import"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from opsloop.demo.generator import EVENT_BATCH_SCHEMA, DemoSpec, generate_demo
 
+from opsloop.demo.generator import EVENT_BATCH_SCHEMA, DemoSpec, generate_demo
 from opsloop.ingest.bulk import ImportSummary, ProgressCallback, import_file
 from opsloop.projects import ProjectInfo
 from opsloop.runtime import Runtime

@@ -324,7 +324,7 @@ def import_file(
     started = time.perf_counter()
     total, chunks = READERS[fmt_](path, mapping, batch_rows)
     unit = "rows" if fmt_ == "parquet" else "bytes"
-    stager = Stager()
+    stager = Stager()  # all cores: an import has the machine to itself
     rejects_file = None
     try:
         for chunk in chunks:
@@ -335,7 +335,7 @@ def import_file(
                 staged = stager.stage(chunk.table, project_id, now)
                 if staged.rejected.num_rows:
                     rejected += _describe_rejects(chunk.table, staged.rejected)
-                result = writer.write_staged(project_id, staged.valid, stager, now)
+                result = writer.write_staged(project_id, staged.valid, now, stager)
                 summary.stored += result.stored
                 summary.duplicates += result.duplicates
             if rejected:

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs
 import orjson
 
 from opsloop.ingest.events import (
-    CapturedEvent,
     InvalidEvent,
+    WireEvent,
     normalize_posthog,
     normalize_segment,
     parse_timestamp,
@@ -35,7 +35,7 @@ class CaptureError(Exception):
 class CaptureBatch:
     """Outcome of parsing one request: events to store and per-event errors (index into the batch)."""
 
-    events: list[CapturedEvent] = field(default_factory=list)
+    events: list[WireEvent] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
 
@@ -209,7 +209,7 @@ def parse_segment(
             raise CaptureError(400, "invalid_batch", "`batch` must be an array of messages")
         shared_context = payload.get("context") if isinstance(payload.get("context"), dict) else None
 
-        def normalize(raw: Any) -> CapturedEvent:
+        def normalize(raw: Any) -> WireEvent:
             if isinstance(raw, dict) and shared_context and "context" not in raw:
                 raw = {**raw, "context": shared_context}
             return normalize_segment(raw, project_id, now, None, payload.get("sentAt"))

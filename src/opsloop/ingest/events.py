@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
+import re
 import uuid as uuidlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
+
+import orjson
 
 MAX_NAME_CHARS = 200
 MAX_DISTINCT_ID_CHARS = 200
@@ -21,9 +26,25 @@ class InvalidEvent(ValueError):
     """One event that cannot be stored; the message says what is wrong with it."""
 
 
+class WireEvent(TypedDict):
+    """A validated event as written to the ingest log (short keys: the log holds every event).
+
+    `q` is the properties object serialised once, while the request's data is still hot in the CPU cache.
+    """
+
+    p: int  # project id
+    u: str  # uuid
+    e: str  # event name
+    d: str  # distinct id
+    t: int  # timestamp, microseconds since the epoch (UTC)
+    q: orjson.Fragment  # properties (JSON object)
+    s: dict[str, Any] | None  # $set
+    o: dict[str, Any] | None  # $set_once
+
+
 @dataclass(slots=True)
 class CapturedEvent:
-    """A validated event ready for the ingest log; `timestamp_us` is microseconds since the epoch, UTC."""
+    """An event as identity resolution sees it (built from staged rows for the few events that need it)."""
 
     project_id: int
     uuid: str
@@ -34,23 +55,19 @@ class CapturedEvent:
     set: dict[str, Any] | None = None
     set_once: dict[str, Any] | None = None
 
-    def to_wire(self) -> list[Any]:
-        """Compact list form written to the ingest log."""
-        return [
-            self.project_id,
-            self.uuid,
-            self.event,
-            self.distinct_id,
-            self.timestamp_us,
-            self.properties,
-            self.set,
-            self.set_once,
-        ]
 
-    @classmethod
-    def from_wire(cls, row: list[Any]) -> CapturedEvent:
-        """Inverse of `to_wire`."""
-        return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+def _wire(
+    project_id: int,
+    uuid: str,
+    event: str,
+    distinct_id: str,
+    timestamp_us: int,
+    properties: dict[str, Any],
+    set_: dict[str, Any] | None,
+    set_once: dict[str, Any] | None,
+) -> WireEvent:
+    return {"p": project_id, "u": uuid, "e": event, "d": distinct_id, "t": timestamp_us,
+            "q": orjson.Fragment(orjson.dumps(properties)), "s": set_, "o": set_once}
 
 
 def to_us(value: dt.datetime) -> int:
@@ -83,13 +100,15 @@ def _settle_timestamp(ts: dt.datetime, now: dt.datetime) -> dt.datetime:
 
 
 def _text(value: Any, field: str, limit: int) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise InvalidEvent(f"{field} must be a string, got {type(value).__name__}")
-    value = value.strip()
-    if not value:
-        raise InvalidEvent(f"{field} is empty")
+    if type(value) is not str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        else:
+            raise InvalidEvent(f"{field} must be a string, got {type(value).__name__}")
+    if not value or value[0].isspace() or value[-1].isspace():
+        value = value.strip()
+        if not value:
+            raise InvalidEvent(f"{field} is empty")
     if len(value) > limit:
         raise InvalidEvent(f"{field} is longer than {limit} characters")
     return value
@@ -103,11 +122,40 @@ def _object(value: Any, field: str) -> dict[str, Any] | None:
     return value
 
 
+class _UuidSource:
+    """Unique event uuids, ~10x cheaper than `uuid4()`: 64 random bits per process and a 48-bit counter.
+
+    The layout keeps the RFC 4122 version-4 and variant bits, so the values are valid UUIDs.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        r = os.urandom(8).hex()
+        self._prefix = f"{r[:8]}-{r[8:12]}-4{r[12:15]}-{'89ab'[int(r[15], 16) % 4]}"
+        self._counter = itertools.count(int.from_bytes(os.urandom(2), "big") << 32)
+        self._pid = os.getpid()
+
+    def next(self) -> str:
+        """A new uuid string (fork-safe: a child process starts a new random prefix)."""
+        if os.getpid() != self._pid:
+            self._reset()
+        n = next(self._counter)  # itertools.count is atomic under the GIL
+        return f"{self._prefix}{(n >> 48) & 0xFFF:03x}-{n & 0xFFFFFFFFFFFF:012x}"
+
+
+new_uuid = _UuidSource().next
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid(value: Any) -> str:
     if value is None:
-        return str(uuidlib.uuid4())
+        return new_uuid()
     if not isinstance(value, str):
         raise InvalidEvent("uuid must be a string")
+    if _UUID_RE.fullmatch(value):
+        return value
     try:
         return str(uuidlib.UUID(value))
     except ValueError:
@@ -116,21 +164,28 @@ def _uuid(value: Any) -> str:
 
 def normalize_posthog(
     raw: Any, project_id: int, now: dt.datetime, sent_at: dt.datetime | None = None
-) -> CapturedEvent:
+) -> WireEvent:
     """One PostHog-shaped event (`event`, `distinct_id`, `properties`, `timestamp`, `uuid`, `$set`...)."""
     if not isinstance(raw, dict):
         raise InvalidEvent(f"an event must be a JSON object, got {type(raw).__name__}")
     event = _text(raw.get("event"), "event", MAX_NAME_CHARS)
-    props = _object(raw.get("properties"), "properties")
-    props = {} if props is None else dict(props)
+    props = raw.get("properties")
+    if props is None:
+        props = {}
+    elif type(props) is not dict:
+        raise InvalidEvent(f"properties must be a JSON object, got {type(props).__name__}")
     distinct = raw.get("distinct_id")
     if distinct is None:
         distinct = props.get("distinct_id", props.get("$distinct_id"))
     distinct_id = _text(distinct, "distinct_id", MAX_DISTINCT_ID_CHARS)
-    for key in ("distinct_id", "$distinct_id", "token", "$token", "api_key"):
-        props.pop(key, None)
-    set_props = _object(raw.get("$set", props.pop("$set", None)), "$set")
-    set_once = _object(raw.get("$set_once", props.pop("$set_once", None)), "$set_once")
+    set_props = raw.get("$set")
+    set_once = raw.get("$set_once")
+    if not _STRIPPED.isdisjoint(props):
+        props = {k: v for k, v in props.items() if k not in _STRIPPED}
+        set_props = raw["properties"].get("$set") if set_props is None else set_props
+        set_once = raw["properties"].get("$set_once") if set_once is None else set_once
+    set_props = _object(set_props, "$set")
+    set_once = _object(set_once, "$set_once")
     raw_ts = raw.get("timestamp")
     if raw_ts is not None:
         ts = parse_timestamp(raw_ts)
@@ -143,17 +198,14 @@ def normalize_posthog(
         ts = now - dt.timedelta(milliseconds=raw["offset"])
     else:
         ts = now
-    return CapturedEvent(
-        project_id=project_id,
-        uuid=_uuid(raw.get("uuid")),
-        event=event,
-        distinct_id=distinct_id,
-        timestamp_us=to_us(_settle_timestamp(ts, now)),
-        properties=props,
-        set=set_props,
-        set_once=set_once,
+    return _wire(
+        project_id, _uuid(raw.get("uuid")), event, distinct_id, to_us(_settle_timestamp(ts, now)), props,
+        set_props, set_once,
     )
 
+
+#: Keys that carry routing or person data, not event properties.
+_STRIPPED = frozenset({"distinct_id", "$distinct_id", "token", "$token", "api_key", "$set", "$set_once"})
 
 _SEGMENT_EVENT = {
     "page": "$pageview",
@@ -176,7 +228,7 @@ _SEGMENT_CONTEXT = {
 
 def normalize_segment(
     raw: Any, project_id: int, now: dt.datetime, kind: str | None = None, sent_at: Any = None
-) -> CapturedEvent:
+) -> WireEvent:
     """One Segment-spec message (`track`, `identify`, `page`, `screen`, `group`, `alias`)."""
     if not isinstance(raw, dict):
         raise InvalidEvent(f"a message must be a JSON object, got {type(raw).__name__}")
@@ -219,19 +271,11 @@ def normalize_segment(
         props["$screen_name"] = raw["name"]
     message_id = raw.get("messageId")
     if message_id is None:
-        event_uuid = str(uuidlib.uuid4())
+        event_uuid = new_uuid()
     else:
         event_uuid = str(uuidlib.uuid5(SEGMENT_NAMESPACE, _text(message_id, "messageId", 400)))
     ts = parse_timestamp(raw["timestamp"]) if raw.get("timestamp") is not None else now
     msg_sent_at = raw.get("sentAt", sent_at)
     if raw.get("timestamp") is not None and msg_sent_at is not None:
         ts = ts + (now - parse_timestamp(msg_sent_at, "sentAt"))
-    return CapturedEvent(
-        project_id=project_id,
-        uuid=event_uuid,
-        event=event,
-        distinct_id=distinct_id,
-        timestamp_us=to_us(_settle_timestamp(ts, now)),
-        properties=props,
-        set=set_props,
-    )
+    return _wire(project_id, event_uuid, event, distinct_id, to_us(_settle_timestamp(ts, now)), props, set_props, None)

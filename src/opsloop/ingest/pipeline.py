@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import orjson
 
-from opsloop.ingest.events import CapturedEvent
+from opsloop.ingest.events import WireEvent
 from opsloop.ingest.stats import IngestStats
 from opsloop.ingest.wal import IngestLog, LogPosition
 from opsloop.ingest.writer import EventWriter
 
 log = logging.getLogger("opsloop.ingest")
+_REPLAY_CHUNK_BYTES = 32 * 1024 * 1024
 
 
 class IngestUnavailable(Exception):
@@ -27,7 +28,8 @@ class IngestUnavailable(Exception):
 @dataclass
 class _Pending:
     position: LogPosition
-    events: list[CapturedEvent]
+    payload: bytes  # one ingest-log record: a JSON array of wire events
+    count: int
     received_at: float
 
 
@@ -56,26 +58,27 @@ class IngestPipeline:
         self._thread: threading.Thread | None = None
         self._sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsloop-fsync")
         # Group commit state, touched only from the event loop thread.
-        self._waiting: list[tuple[bytes, list[CapturedEvent], asyncio.Future[None]]] = []
+        self._waiting: list[tuple[bytes, int, asyncio.Future[None]]] = []
         self._committer: asyncio.Task[None] | None = None
-        self._sync_lock = threading.Lock()
 
     # -- start-up -------------------------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Store every logged event not yet known to be in the events store; returns how many were replayed."""
+        """Store every logged record not yet known to be in the events store; returns records replayed."""
         checkpoint = self.log.read_checkpoint()
         replayed = 0
-        chunk: list[CapturedEvent] = []
+        chunk: list[bytes] = []
+        size = 0
         last = checkpoint
         for position, payload in self.log.replay(checkpoint):
-            chunk.extend(CapturedEvent.from_wire(row) for row in orjson.loads(payload))
+            chunk.append(payload)
+            size += len(payload)
             last = position
-            if len(chunk) >= self.flush_max_events:
+            if size >= _REPLAY_CHUNK_BYTES:
                 self._write_with_retry(chunk)
                 self.log.write_checkpoint(last)
                 replayed += len(chunk)
-                chunk = []
+                chunk, size = [], 0
         if chunk:
             self._write_with_retry(chunk)
             replayed += len(chunk)
@@ -83,7 +86,7 @@ class IngestPipeline:
             self.log.write_checkpoint(last)
         self._flushed_through = last
         if replayed:
-            log.info("replayed %d events from the ingest log", replayed)
+            log.info("replayed %d ingest-log records", replayed)
         return replayed
 
     def start(self) -> None:
@@ -93,14 +96,14 @@ class IngestPipeline:
 
     # -- accepting ------------------------------------------------------------------------------------
 
-    async def submit(self, events: list[CapturedEvent]) -> None:
+    async def submit(self, events: list[WireEvent]) -> None:
         """Return once `events` are durable; many concurrent calls share one fsync."""
         if not events:
             return
-        payload = orjson.dumps([e.to_wire() for e in events])
+        payload = orjson.dumps(events)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._waiting.append((payload, events, future))
+        self._waiting.append((payload, len(events), future))
         if self._committer is None or self._committer.done():
             self._committer = loop.create_task(self._commit_loop())
         await future
@@ -118,25 +121,16 @@ class IngestPipeline:
                     if not future.done():
                         future.set_exception(IngestUnavailable(f"could not write the ingest log: {exc}"))
                 continue
-            self._enqueue(list(zip(positions, (events for _, events, _ in group), strict=True)))
+            self._enqueue([(pos, payload, n) for pos, (payload, n, _) in zip(positions, group, strict=True)])
             for _, _, future in group:
                 if not future.done():
                     future.set_result(None)
 
-    def submit_sync(self, events: list[CapturedEvent]) -> None:
-        """Blocking variant of `submit` for callers outside an event loop."""
-        if not events:
-            return
-        with self._sync_lock:
-            (position,) = self.log.append([orjson.dumps([e.to_wire() for e in events])])
-            self.log.sync()
-            self._enqueue([(position, events)])
-
-    def _enqueue(self, items: list[tuple[LogPosition, list[CapturedEvent]]]) -> None:
+    def _enqueue(self, items: list[tuple[LogPosition, bytes, int]]) -> None:
         now = time.monotonic()
         with self._cond:
-            for position, events in items:
-                self._queue.append(_Pending(position, events, now))
+            for position, payload, count in items:
+                self._queue.append(_Pending(position, payload, count, now))
             self._cond.notify()
 
     # -- flushing -------------------------------------------------------------------------------------
@@ -150,7 +144,7 @@ class IngestPipeline:
             while self._queue and count < self.flush_max_events:
                 item = self._queue.popleft()
                 taken.append(item)
-                count += len(item.events)
+                count += item.count
             self._busy = bool(taken)
             return taken
 
@@ -161,9 +155,8 @@ class IngestPipeline:
                 if self._stop:
                     return
                 continue
-            events = [e for item in taken for e in item.events]
             started = time.monotonic()
-            self._write_with_retry(events)
+            self._write_with_retry([item.payload for item in taken])
             self.stats.last_flush_seconds = time.monotonic() - started
             self._flushed_through = taken[-1].position
             self.log.write_checkpoint(self._flushed_through)
@@ -171,17 +164,17 @@ class IngestPipeline:
                 self._busy = False
                 self._cond.notify_all()
 
-    def _write_with_retry(self, events: list[CapturedEvent]) -> None:
+    def _write_with_retry(self, payloads: list[bytes]) -> None:
         """Write until it succeeds: the events are already acknowledged, so giving up would lose them."""
         delay = 0.2
         while True:
             try:
-                result = self.writer.write(events)
+                result = self.writer.write_log(payloads)
                 self.stats.add(stored=result.stored, duplicates=result.duplicates)
                 return
             except Exception:  # noqa: BLE001 - any store failure is retried; the log keeps the events safe
                 self.stats.add(flush_errors=1)
-                log.exception("writing %d events failed; retrying in %.1f s", len(events), delay)
+                log.exception("writing %d log records failed; retrying in %.1f s", len(payloads), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -196,7 +189,7 @@ class IngestPipeline:
     def pending_events(self) -> int:
         """Acknowledged events waiting for the flusher."""
         with self._cond:
-            return sum(len(item.events) for item in self._queue)
+            return sum(item.count for item in self._queue)
 
     def wait_flushed(self, timeout: float = 30.0) -> bool:
         """Block until every event accepted so far is in the events store (tests, shutdown)."""

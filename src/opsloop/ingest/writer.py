@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -19,7 +17,6 @@ from opsloop.ingest.identity import Link, PersonOp, PersonRegistry, Seen, SetPro
 from opsloop.store.events import EventStore
 from opsloop.store.metadata import MetadataStore
 from opsloop.store.models import Group
-from opsloop.store.schema import EVENTS_SCHEMA, PROMOTED_PROPERTIES
 from opsloop.store.staging import Stager
 
 log = logging.getLogger("opsloop.ingest")
@@ -59,22 +56,31 @@ class EventWriter:
         self.store = store
         self.persons = PersonRegistry(metadata, store)
         self.dedup_window = dedup_window
+        # The live flusher runs beside the event loop: one staging thread leaves the other core to requests.
+        self.stager = Stager(threads=1)
 
-    def write(self, events: Sequence[CapturedEvent]) -> WriteResult:
-        """Store events (any projects, in arrival order); safe to call again with the same events."""
-        by_project: dict[int, list[CapturedEvent]] = defaultdict(list)
-        for event in events:
-            by_project[event.project_id].append(event)
-        stored = 0
-        for project_id, project_events in by_project.items():
-            ops = [op for event in project_events for op in identity_ops(event)]
-            person_ids = self.persons.apply(project_id, ops)
-            self._apply_groups(project_id, project_events)
-            stored += self.store.insert_events(self._to_arrow(project_events, person_ids), self.dedup_window)
-        return WriteResult(stored=stored, duplicates=len(events) - stored)
+    def close(self) -> None:
+        """Release the staging database."""
+        self.stager.close()
 
-    def write_staged(self, project_id: int, valid: pa.Table, stager: Stager, now: dt.datetime) -> WriteResult:
-        """Store a staged import batch: persons resolved in bulk, per-row work only for identity rows."""
+    def write_log(self, payloads: list[bytes]) -> WriteResult:
+        """Store ingest-log records (any projects, in log order); safe to call again with the same records."""
+        rows = self.stager.unpack_log(payloads)
+        stored = duplicates = 0
+        now = dt.datetime.now(dt.UTC)
+        projects = rows.column("project_id")
+        for project_id in pc.unique(projects).to_pylist():
+            valid = rows.filter(pc.equal(projects, project_id)).drop_columns(["project_id"])
+            result = self.write_staged(project_id, valid, now)
+            stored += result.stored
+            duplicates += result.duplicates
+        return WriteResult(stored=stored, duplicates=duplicates)
+
+    def write_staged(
+        self, project_id: int, valid: pa.Table, now: dt.datetime, stager: Stager | None = None
+    ) -> WriteResult:
+        """Store a staged batch: persons resolved in bulk, per-row work only for identity rows."""
+        stager = stager or self.stager
         if valid.num_rows == 0:
             return WriteResult(stored=0, duplicates=0)
         first = stager.first_seen(valid)
@@ -85,20 +91,20 @@ class EventWriter:
             )
         ]
         special_mask = pc.or_(
-            pc.is_in(valid.column("event"), pa.array(list(_IDENTITY_EVENTS))),
+            pc.is_in(valid.column("event"), pa.array(sorted(_IDENTITY_EVENTS))),
             pc.or_(pc.is_valid(valid.column("set")), pc.is_valid(valid.column("set_once"))),
         )
         special: list[CapturedEvent] = []
         for row in valid.filter(special_mask).to_pylist():
             event = CapturedEvent(
-                project_id=project_id,
-                uuid=row["uuid"],
-                event=row["event"],
-                distinct_id=row["distinct_id"],
-                timestamp_us=int(row["timestamp"].timestamp() * 1_000_000),
-                properties=orjson.loads(row["properties"]),
-                set=orjson.loads(row["set"]) if row["set"] else None,
-                set_once=orjson.loads(row["set_once"]) if row["set_once"] else None,
+                project_id,
+                row["uuid"],
+                row["event"],
+                row["distinct_id"],
+                int(row["timestamp"].timestamp() * 1_000_000),
+                orjson.loads(row["properties"]),
+                orjson.loads(row["set"]) if row["set"] else None,
+                orjson.loads(row["set_once"]) if row["set_once"] else None,
             )
             special.append(event)
             ops.extend(identity_ops(event))
@@ -113,29 +119,6 @@ class EventWriter:
         table = stager.to_events(valid, persons, project_id, now)
         stored = self.store.insert_events(table, self.dedup_window)
         return WriteResult(stored=stored, duplicates=valid.num_rows - stored)
-
-    @staticmethod
-    def _to_arrow(events: Sequence[CapturedEvent], person_ids: dict[str, str]) -> pa.Table:
-        now_us = int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000)
-        session_key = next(k for k, v in PROMOTED_PROPERTIES.items() if v == "session_id")
-        columns: dict[str, list[Any]] = {
-            "uuid": [e.uuid for e in events],
-            "project_id": [e.project_id for e in events],
-            "event": [e.event for e in events],
-            "distinct_id": [e.distinct_id for e in events],
-            "person_id": [person_ids[e.distinct_id] for e in events],
-            "timestamp": [e.timestamp_us for e in events],
-            "properties": [orjson.dumps(e.properties).decode() for e in events],
-            "session_id": [_as_text(e.properties.get(session_key)) for e in events],
-            "inserted_at": [now_us] * len(events),
-        }
-        return pa.Table.from_pydict(
-            {
-                name: pa.array(columns[name], type=EVENTS_SCHEMA.field(name).type)
-                for name in EVENTS_SCHEMA.names
-            },
-            schema=EVENTS_SCHEMA,
-        )
 
     def _apply_groups(self, project_id: int, events: Sequence[CapturedEvent]) -> None:
         """`$groupidentify` sets properties on a group (company, team...)."""
@@ -168,10 +151,4 @@ class EventWriter:
                     group.properties = {**group.properties, **group_set}
 
 
-_IDENTITY_EVENTS = ("$identify", "$create_alias", "$groupidentify")
-
-
-def _as_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
+_IDENTITY_EVENTS = frozenset({"$identify", "$create_alias", "$groupidentify"})

@@ -32,9 +32,11 @@ class Dialect:
     def replica_table(self, name: str) -> exp.Expression:
         """A replicated table as a FROM source returning each row's latest version."""
         table = exp.to_table(name)
-        if self.replicas_need_final:
-            table.set("final", True)
-        return table
+        return exp.Final(this=table) if self.replicas_need_final else table
+
+    def placeholder(self) -> exp.Expression:
+        """A positional parameter marker (`?`), rendered so that the store's driver understands it."""
+        return exp.Placeholder()
 
 
 class DuckDBDialect(Dialect):
@@ -84,6 +86,10 @@ class ClickHouseDialect(Dialect):
     name = "clickhouse"
     sqlglot_name = "clickhouse"
     replicas_need_final = True
+
+    def placeholder(self) -> exp.Expression:
+        """sqlglot renders a bare placeholder as ClickHouse's `{name: Type}` form; the store binds `?`."""
+        return exp.var("?")
 
     def events_ddl(self) -> list[str]:
         """ClickHouse tables; events ordered by person so per-person scans (funnels, retention) read in order."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-#: Properties promoted to their own column for speed: property name -> column name.
-PROMOTED_PROPERTIES: dict[str, str] = {"$session_id": "session_id"}
+#: The property promoted to the `session_id` column (sessions are grouped on it constantly).
+SESSION_PROPERTY = "$session_id"
 
 #: One stored event. `person_id` is the person at ingestion time; queries resolve merges through
 #: `person_distinct_ids` (see `store.relations`), so it never needs rewriting.

@@ -72,8 +72,11 @@ def _timestamp(arrow_type: pa.DataType) -> str:
 class Stager:
     """Owns one in-memory DuckDB used only to transform import batches."""
 
-    def __init__(self) -> None:
-        self._con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    def __init__(self, threads: int | None = None) -> None:
+        config: dict[str, object] = {"enable_external_access": False}
+        if threads:
+            config["threads"] = threads
+        self._con = duckdb.connect(":memory:", config=config)
         self._con.execute("SET TimeZone = 'UTC'")
 
     def stage(self, batch: pa.Table, project_id: int, now: dt.datetime) -> StagedBatch:
@@ -182,6 +185,41 @@ class Stager:
             cur.execute("DROP TABLE IF EXISTS _staged")
             cur.close()
         return StagedBatch(valid=valid, rejected=rejected)
+
+    def unpack_log(self, payloads: list[bytes]) -> pa.Table:
+        """Ingest-log records (JSON arrays of wire objects) as staged rows in log order, with `project_id`.
+
+        The request path already validated every event; parsing here happens in DuckDB, outside the GIL,
+        so the server keeps answering requests while a batch is written.
+        """
+        log = pa.table(
+            {"_p": pa.array(range(len(payloads)), pa.int64()),
+             "payload": pa.array(payloads, pa.binary()).cast(pa.string())}
+        )
+        cur = self._con.cursor()
+        try:
+            cur.register("_log", log)
+            return fetch_arrow(
+                cur.execute(
+                    """
+                    WITH records AS (
+                        SELECT _p, from_json(payload, '[{"p": "BIGINT", "u": "VARCHAR", "e": "VARCHAR",
+                            "d": "VARCHAR", "t": "BIGINT", "q": "JSON", "s": "JSON", "o": "JSON"}]') AS events
+                        FROM _log
+                    ),
+                    flat AS (SELECT _p, unnest(events) AS r, generate_subscripts(events, 1) AS i FROM records)
+                    SELECT r.p AS project_id, r.u AS uuid, r.e AS event, r.d AS distinct_id,
+                           CAST(make_timestamp(r.t) AS TIMESTAMPTZ) AS "timestamp",
+                           CAST(r.q AS VARCHAR) AS properties, CAST(r.s AS VARCHAR) AS "set",
+                           CAST(r.o AS VARCHAR) AS set_once, r.q ->> '$."$session_id"' AS session_id,
+                           row_number() OVER (ORDER BY _p, i) AS _row
+                    FROM flat ORDER BY _row
+                    """
+                )
+            )
+        finally:
+            cur.unregister("_log")
+            cur.close()
 
     def first_seen(self, valid: pa.Table) -> pa.Table:
         """Each distinct id of a staged batch with its earliest timestamp (microseconds)."""

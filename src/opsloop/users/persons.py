@@ -60,7 +60,7 @@ def find_person(
     query = (
         exp.select("uuid", "event", "distinct_id", "timestamp", "properties")
         .from_(project_events(project_id, store.dialect).subquery("ev"))
-        .where(exp.EQ(this=exp.cast(exp.column("person_id"), "text"), expression=exp.Placeholder()))
+        .where(exp.EQ(this=exp.cast(exp.column("person_id"), "text"), expression=store.dialect.placeholder()))
         .order_by(exp.Ordered(this=exp.column("timestamp"), desc=True))
         .limit(max(1, min(limit, 1000)))
     )

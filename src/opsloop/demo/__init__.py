@@ -1,0 +1,1 @@
+"""Demo product: deterministic synthetic data for trying opsloop."""

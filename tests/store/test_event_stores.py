@@ -1,0 +1,238 @@
+"""Every events store (DuckDB, embedded ClickHouse) behaves the same, from the same test code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from sqlglot import exp
+
+from opsloop.query.sql import sandbox_sql
+from opsloop.store import relations
+from opsloop.store.events import EventStore, QueryFailed, QueryTimeout, open_event_store
+from opsloop.store.schema import DISTINCT_IDS_SCHEMA, EVENTS_SCHEMA, PERSONS_SCHEMA
+
+NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+WINDOW = dt.timedelta(hours=24)
+ALICE = "00000000-0000-4000-8000-00000000a11c"
+BOB = "00000000-0000-4000-8000-000000000b0b"
+
+#: Per engine: a query that runs for minutes (10^10 rows) but returns one row.
+SLOW_SQL = {
+    "duckdb": "SELECT sum(hash(a.range + b.range)) FROM range(100000) a, range(100000) b",
+    "clickhouse": "SELECT sum(sipHash64(a.number, b.number)) FROM numbers(100000) a, numbers(100000) b",
+}
+#: Per engine: reading a local file, which the engine itself must refuse to user SQL.
+FILE_SQL = {
+    "duckdb": "SELECT * FROM read_text('/etc/passwd')",
+    "clickhouse": "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+}
+
+
+def event_uuid(n: int) -> str:
+    """A readable uuid for event number `n`."""
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+def properties(n: int) -> str:
+    """The properties JSON of event number `n`."""
+    return f'{{"n": {n}}}'
+
+
+@pytest.fixture(params=["duckdb", "chdb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    """A fresh store per test.
+
+    chdb embeds one ClickHouse server per process, bound to one directory: opening a second directory
+    fails while the first is open, but works once it is closed (about 40 ms). So each chdb store is
+    closed at teardown before the next test opens its own directory; nothing else here may hold one open.
+    """
+    urls = {"duckdb": f"duckdb://{tmp_path / 'events.duckdb'}", "chdb": f"chdb://{tmp_path / 'chdb'}"}
+    opened = open_event_store(urls[request.param])
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def make_events() -> Callable[..., pa.Table]:
+    """Events from `(uuid number, project, distinct id, person, timestamp)` tuples; later fields optional."""
+
+    def make(*specs: tuple[Any, ...]) -> pa.Table:
+        rows = []
+        defaults: tuple[Any, ...] = (None, 1, "d1", ALICE, NOW)
+        for spec in specs:
+            n, project, distinct_id, person, ts = [*spec, *defaults[len(spec) :]]
+            rows.append(
+                {
+                    "uuid": event_uuid(n),
+                    "project_id": project,
+                    "event": "pageview",
+                    "distinct_id": distinct_id,
+                    "person_id": person,
+                    "timestamp": ts,
+                    "properties": properties(n),
+                    "session_id": None,
+                    "inserted_at": NOW,
+                }
+            )
+        return pa.Table.from_pylist(rows, schema=EVENTS_SCHEMA)
+
+    return make
+
+
+def persons(*rows: tuple[str, int, bool, str]) -> pa.Table:
+    """Person replica rows of project 1 from `(id, version, is_deleted, properties)`."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "project_id": 1,
+                "id": pid,
+                "created_at": NOW,
+                "properties": props,
+                "is_identified": True,
+                "is_deleted": deleted,
+                "version": version,
+            }
+            for pid, version, deleted, props in rows
+        ],
+        schema=PERSONS_SCHEMA,
+    )
+
+
+def distinct_ids(*rows: tuple[str, str, int]) -> pa.Table:
+    """Distinct-id replica rows of project 1 from `(distinct id, person, version)`."""
+    return pa.Table.from_pylist(
+        [
+            {"project_id": 1, "distinct_id": did, "person_id": pid, "is_deleted": False, "version": version}
+            for did, pid, version in rows
+        ],
+        schema=DISTINCT_IDS_SCHEMA,
+    )
+
+
+def engine(store: EventStore) -> str:
+    return store.dialect.name
+
+
+def test_insert_and_count(store: EventStore, make_events: Callable[..., pa.Table]) -> None:
+    # Three events in project 1, one in project 2.
+    assert store.insert_events(make_events((1,), (2,), (3,), (4, 2)), WINDOW) == 4
+    assert store.count_events(1) == 3
+    assert store.count_events(2) == 1
+    assert store.count_events(3) == 0
+
+
+def test_reinserting_a_batch_stores_nothing(store: EventStore, make_events: Callable[..., pa.Table]) -> None:
+    batch = make_events((1,), (2,), (3,))
+    assert store.insert_events(batch, WINDOW) == 3
+    assert store.insert_events(batch, WINDOW) == 0
+    assert store.count_events(1) == 3
+
+
+def test_duplicates_inside_a_batch_are_stored_once(
+    store: EventStore, make_events: Callable[..., pa.Table]
+) -> None:
+    # uuid 1 three times and uuid 2 once: two events.
+    assert store.insert_events(make_events((1,), (2,), (1,), (1,)), WINDOW) == 2
+    assert store.count_events(1) == 2
+
+
+def test_same_uuid_in_two_projects_is_stored_for_both(
+    store: EventStore, make_events: Callable[..., pa.Table]
+) -> None:
+    batch = make_events((1, 1), (1, 2))
+    assert store.insert_events(batch, WINDOW) == 2
+    assert store.insert_events(batch, WINDOW) == 0
+    assert (store.count_events(1), store.count_events(2)) == (1, 1)
+
+
+def test_uuid_outside_the_dedup_window_is_stored_again(
+    store: EventStore, make_events: Callable[..., pa.Table]
+) -> None:
+    assert store.insert_events(make_events((1, 1, "d1", ALICE, NOW)), WINDOW) == 1
+    # 12 hours later is inside the 24-hour window: a duplicate.
+    assert store.insert_events(make_events((1, 1, "d1", ALICE, NOW + dt.timedelta(hours=12))), WINDOW) == 0
+    # 30 days later is outside it: documented to be stored again (the lookup is bounded by time).
+    assert store.insert_events(make_events((1, 1, "d1", ALICE, NOW + dt.timedelta(days=30))), WINDOW) == 1
+    assert store.count_events(1) == 2
+
+
+def test_person_upserts_keep_the_latest_version_and_hide_deleted(store: EventStore) -> None:
+    store.upsert_persons(persons((ALICE, 1, False, '{"plan": "free"}'), (BOB, 1, False, "{}")))
+    # Alice upgrades; Bob is merged away (deleted).
+    store.upsert_persons(persons((ALICE, 2, False, '{"plan": "pro"}'), (BOB, 2, True, "{}")))
+    result = store.query(store.dialect.render(relations.project_persons(1, store.dialect)))
+    by_name = dict(zip(result.columns, zip(*result.rows, strict=True), strict=True))
+    assert by_name["id"] == (ALICE,)
+    assert by_name["properties"] == ('{"plan": "pro"}',)
+
+
+def test_events_report_the_person_a_distinct_id_was_merged_into(
+    store: EventStore, make_events: Callable[..., pa.Table]
+) -> None:
+    store.insert_events(make_events((1, 1, "d1", ALICE), (2, 1, "d2", BOB)), WINDOW)
+    events = store.dialect.render(
+        exp.select("uuid", "person_id").from_(relations.project_events(1, store.dialect).subquery("pe"))
+    )
+
+    def person_of_events() -> list[list[Any]]:
+        return sorted(store.query(events).rows)
+
+    # No distinct-id rows yet: the LEFT JOIN misses and the event's own person stands.
+    assert person_of_events() == [[event_uuid(1), ALICE], [event_uuid(2), BOB]]
+    store.upsert_distinct_ids(distinct_ids(("d1", ALICE, 1), ("d2", BOB, 1)))
+    # Alice is merged into Bob: d1 now points at Bob (a newer version of d1's row).
+    store.upsert_distinct_ids(distinct_ids(("d1", BOB, 2)))
+    assert person_of_events() == [[event_uuid(1), BOB], [event_uuid(2), BOB]]
+
+
+def test_query_binds_question_mark_parameters(
+    store: EventStore, make_events: Callable[..., pa.Table]
+) -> None:
+    store.insert_events(make_events((1, 1, "d1"), (2, 1, "d2"), (3, 1, "d2"), (4, 2, "d2")), WINDOW)
+    result = store.query(
+        "SELECT count(*) AS n, max(? ) AS echoed FROM events WHERE project_id = ? AND distinct_id = ?",
+        ["it's a '?'", 1, "d2"],
+    )
+    assert result.columns == ["n", "echoed"]
+    assert result.rows == [[2, "it's a '?'"]]
+
+
+def test_query_rows_are_limited(store: EventStore, make_events: Callable[..., pa.Table]) -> None:
+    store.insert_events(make_events((1,), (2,), (3,)), WINDOW)
+    result = store.query("SELECT uuid FROM events ORDER BY uuid", max_rows=2)
+    assert result.truncated
+    assert result.rows == [[event_uuid(1)], [event_uuid(2)]]
+
+
+def test_query_past_its_time_limit_is_cancelled(store: EventStore) -> None:
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        store.query(SLOW_SQL[engine(store)], timeout=0.5)
+    assert time.monotonic() - started < 5
+
+
+def test_engine_refuses_file_access(store: EventStore) -> None:
+    # The sandbox refuses table functions first; this checks the engine's own guard behind it.
+    with pytest.raises(QueryFailed):
+        store.query(FILE_SQL[engine(store)])
+
+
+def test_sandboxed_sql_reads_only_its_project(
+    store: EventStore, make_events: Callable[..., pa.Table]
+) -> None:
+    store.insert_events(make_events((1, 1), (2, 1), (3, 2), (4, 2), (5, 2)), WINDOW)
+    store.upsert_persons(persons((ALICE, 1, False, "{}")))
+    for project, expected in [(1, [1, 2]), (2, [3, 4, 5])]:
+        sql = sandbox_sql(
+            "SELECT e.properties FROM events AS e ORDER BY e.properties", project, store.dialect, max_rows=100
+        )
+        rows = store.query(sql, timeout=10, max_rows=100).rows
+        assert rows == [[properties(n)] for n in expected]
+    sql = sandbox_sql("SELECT count(*) AS n FROM persons", 2, store.dialect, max_rows=100)
+    assert store.query(sql, timeout=10, max_rows=100).rows == [[0]]
