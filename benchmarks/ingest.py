@@ -73,7 +73,9 @@ def _wrk(url: str, body: Path, seconds: int, connections: int) -> dict[str, floa
     script.write_text(LUA.format(body=body))
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -117,11 +119,22 @@ def run_http(seconds: int, connections: int) -> dict[str, object]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        event = {"event": "$pageview", "distinct_id": "user-{i}",
-                 "properties": {"$current_url": "https://shop.example.com/item/42", "$browser": "Chrome",
-                                "$os": "Android", "$session_id": "s-123", "plan": "pro", "price": 19.9}}
-        batch = {"api_key": project.token,
-                 "batch": [{**event, "distinct_id": f"user-{i % 20}"} for i in range(100)]}
+        event = {
+            "event": "$pageview",
+            "distinct_id": "user-{i}",
+            "properties": {
+                "$current_url": "https://shop.example.com/item/42",
+                "$browser": "Chrome",
+                "$os": "Android",
+                "$session_id": "s-123",
+                "plan": "pro",
+                "price": 19.9,
+            },
+        }
+        batch = {
+            "api_key": project.token,
+            "batch": [{**event, "distinct_id": f"user-{i % 20}"} for i in range(100)],
+        }
         single = {**event, "api_key": project.token}
         bodies = {"batch": work / "batch.json", "single": work / "single.json"}
         bodies["batch"].write_text(json.dumps(batch))
@@ -130,7 +143,10 @@ def run_http(seconds: int, connections: int) -> dict[str, object]:
         # Warm up both paths once, then measure trivial and capture back to back for each shape.
         results["warmup_batch"] = _wrk(f"{base}/batch/", bodies["batch"], 2, connections)
         for shape, per_request in (("batch", 100), ("single", 1)):
-            for target, path in (("trivial", "/bench/trivial"), ("capture", "/batch/" if shape == "batch" else "/capture/")):
+            for target, path in (
+                ("trivial", "/bench/trivial"),
+                ("capture", "/batch/" if shape == "batch" else "/capture/"),
+            ):
                 _drain(base)  # no backlog from the previous scenario may run during this one
                 r = _wrk(f"{base}{path}", bodies[shape], seconds, connections)
                 r["events_per_s"] = r["rps"] * per_request
@@ -139,7 +155,8 @@ def run_http(seconds: int, connections: int) -> dict[str, object]:
         stored = httpx.post(
             f"{base}/api/projects/{project.project.id}/query",
             json={"kind": "sql", "query": "select count(*) from events"},
-            headers={"Authorization": f"Bearer {project.api_key}"}, timeout=60,
+            headers={"Authorization": f"Bearer {project.api_key}"},
+            timeout=60,
         ).json()["rows"][0][0]
     finally:
         server.terminate()
@@ -147,7 +164,8 @@ def run_http(seconds: int, connections: int) -> dict[str, object]:
         shutil.rmtree(work, ignore_errors=True)
     acked = sum(
         (r["requests"] - r["non_2xx"]) * (100 if k.endswith("batch") else 1)
-        for k, r in results.items() if k.startswith(("capture", "warmup"))
+        for k, r in results.items()
+        if k.startswith(("capture", "warmup"))
     )
     return {"results": results, "stored_events": stored, "acknowledged": acked}
 
@@ -163,23 +181,58 @@ def make_parquet(path: Path, rows: int, persons: int = 200_000) -> None:
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(7)
-    names = pa.array(["$pageview", "$screen", "view_item", "add_to_cart", "checkout_started", "purchase",
-                      "content_viewed", "content_liked", "search", "signed_up"])
+    names = pa.array(
+        [
+            "$pageview",
+            "$screen",
+            "view_item",
+            "add_to_cart",
+            "checkout_started",
+            "purchase",
+            "content_viewed",
+            "content_liked",
+            "search",
+            "signed_up",
+        ]
+    )
     start = 1_750_000_000_000_000
     chunk = 1_000_000
-    schema = pa.schema([("event", pa.string()), ("distinct_id", pa.string()),
-                        ("timestamp", pa.timestamp("us", tz="UTC")), ("properties", pa.string())])
+    schema = pa.schema(
+        [
+            ("event", pa.string()),
+            ("distinct_id", pa.string()),
+            ("timestamp", pa.timestamp("us", tz="UTC")),
+            ("properties", pa.string()),
+        ]
+    )
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for offset in range(0, rows, chunk):
             n = min(chunk, rows - offset)
             person = rng.integers(0, persons, n)
             ids = pc.binary_join_element_wise("user-", pc.cast(pa.array(person), pa.string()), "")
             values = pc.cast(pa.array(rng.integers(1, 500, n)), pa.string())
-            props = pc.binary_join_element_wise('{"price": ', values, ', "$session_id": "s-',
-                                                pc.cast(pa.array(person // 3), pa.string()), '"}', "")
-            ts = pa.array(start + np.sort(rng.integers(0, 120 * 86_400_000_000, n)), pa.timestamp("us", tz="UTC"))
-            writer.write_table(pa.table({"event": names.take(pa.array(rng.integers(0, 10, n))),
-                                         "distinct_id": ids, "timestamp": ts, "properties": props}, schema=schema))
+            props = pc.binary_join_element_wise(
+                '{"price": ',
+                values,
+                ', "$session_id": "s-',
+                pc.cast(pa.array(person // 3), pa.string()),
+                '"}',
+                "",
+            )
+            ts = pa.array(
+                start + np.sort(rng.integers(0, 120 * 86_400_000_000, n)), pa.timestamp("us", tz="UTC")
+            )
+            writer.write_table(
+                pa.table(
+                    {
+                        "event": names.take(pa.array(rng.integers(0, 10, n))),
+                        "distinct_id": ids,
+                        "timestamp": ts,
+                        "properties": props,
+                    },
+                    schema=schema,
+                )
+            )
 
 
 def import_child(path: str, data_dir: str) -> None:
@@ -192,8 +245,16 @@ def import_child(path: str, data_dir: str) -> None:
     project = runtime.projects.create("bulk bench")
     summary = import_file(runtime.writer, Path(path), project.project.id)
     runtime.close()
-    print(json.dumps({"rows": summary.rows_read, "stored": summary.stored, "seconds": summary.seconds,
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "rows": summary.rows_read,
+                "stored": summary.stored,
+                "seconds": summary.seconds,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def baseline_child(path: str, data_dir: str) -> None:
@@ -211,8 +272,15 @@ def baseline_child(path: str, data_dir: str) -> None:
         con.unregister("b")
         rows += batch.num_rows
     con.close()
-    print(json.dumps({"rows": rows, "seconds": time.perf_counter() - started,
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "seconds": time.perf_counter() - started,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def run_bulk(rows: int) -> dict[str, object]:
@@ -227,8 +295,12 @@ def run_bulk(rows: int) -> dict[str, object]:
         for name in ("baseline", "import"):
             data_dir = work / name
             data_dir.mkdir()
-            proc = subprocess.run([sys.executable, __file__, f"--{name}-child", str(path), str(data_dir)],
-                                  capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, f"--{name}-child", str(path), str(data_dir)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             out[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         return {"file_rows": rows, "file_mib": path.stat().st_size / 2**20, "generate_seconds": made, **out}
     finally:
@@ -237,7 +309,9 @@ def run_bulk(rows: int) -> dict[str, object]:
 
 def main() -> None:
     """Parse arguments and run the selected parts."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", choices=["http", "bulk"])
     parser.add_argument("--seconds", type=int, default=10, help="duration of each HTTP scenario")
     parser.add_argument("--connections", type=int, default=64)
@@ -265,19 +339,26 @@ def main() -> None:
             for target in ("trivial", "capture"):
                 r = res[f"{target}_{shape}"]
                 ratio = r["rps"] / trivial["rps"]
-                print(f"{target + ' ' + shape:<18}{r['rps']:>10,.0f}{r['events_per_s']:>12,.0f}"
-                      f"{r['non_2xx']:>9}{ratio:>18.2f}")
-        print(f"stored after the run: {http['stored_events']:,} events; acknowledged by 200s: "
-              f"{http['acknowledged']:,} (wrk counts completed requests only, so stored may be slightly higher)")
+                print(
+                    f"{target + ' ' + shape:<18}{r['rps']:>10,.0f}{r['events_per_s']:>12,.0f}"
+                    f"{r['non_2xx']:>9}{ratio:>18.2f}"
+                )
+        print(
+            f"stored after the run: {http['stored_events']:,} events; acknowledged by 200s: "
+            f"{http['acknowledged']:,} (wrk counts completed requests only, so stored may be slightly higher)"
+        )
     if args.only in (None, "bulk"):
         bulk = run_bulk(args.rows)
         base, imp = bulk["baseline"], bulk["import"]
         assert isinstance(base, dict) and isinstance(imp, dict)
         print(f"\nBulk import: {bulk['file_rows']:,} rows, {bulk['file_mib']:.0f} MiB Parquet")
         for name, r in (("bare DuckDB append", base), ("opsloop import", imp)):
-            print(f"{name:<20} {r['rows'] / r['seconds']:>12,.0f} events/s  {r['seconds']:6.1f} s  "
-                  f"peak RSS {r['peak_rss_mib']:,.0f} MiB")
-        print(f"import / bare append throughput ratio: {(imp['rows'] / imp['seconds']) / (base['rows'] / base['seconds']):.2f}")
+            print(
+                f"{name:<20} {r['rows'] / r['seconds']:>12,.0f} events/s  {r['seconds']:6.1f} s  "
+                f"peak RSS {r['peak_rss_mib']:,.0f} MiB"
+            )
+        ratio = (imp["rows"] / imp["seconds"]) / (base["rows"] / base["seconds"])
+        print(f"import / bare append throughput ratio: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -99,9 +99,16 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             payload = json.loads(body)
             status, headers, delay = server.reply_for(payload)
             with server.lock:
-                server.requests.append(Recorded(
-                    self.path, dict(self.headers), raw, payload, status, time.monotonic(),
-                ))
+                server.requests.append(
+                    Recorded(
+                        self.path,
+                        dict(self.headers),
+                        raw,
+                        payload,
+                        status,
+                        time.monotonic(),
+                    )
+                )
             if delay:
                 time.sleep(delay)
             answer = json.dumps({"status": 1} if status < 300 else {"error": "nope"}).encode()
@@ -184,7 +191,10 @@ def test_gzip_body_is_posthog_batch(server: FakeServer, make_client: Callable[..
     # A naive timestamp is UTC, and the wire form always carries the offset.
     assert event["timestamp"] == "2024-05-01T12:30:00+00:00"
     assert event["properties"] == {
-        "plan": "pro", "n": 3, "$lib": "opsloop-python", "$lib_version": opsloop.__version__,
+        "plan": "pro",
+        "n": 3,
+        "$lib": "opsloop-python",
+        "$lib_version": opsloop.__version__,
     }
 
 
@@ -218,8 +228,18 @@ def test_non_json_native_values_are_serialised(
     client = make_client(sync_mode=True)
     key = uuidlib.uuid4()
     when = dt.datetime(2024, 1, 2, 3, 4, 5)
-    client.capture("u", "e", {"when": when, "day": dt.date(2024, 1, 2), "id": key, "tags": {"a"},
-                              "bad": float("nan"), "big": 2**70})
+    client.capture(
+        "u",
+        "e",
+        {
+            "when": when,
+            "day": dt.date(2024, 1, 2),
+            "id": key,
+            "tags": {"a"},
+            "bad": float("nan"),
+            "big": 2**70,
+        },
+    )
     props = server.requests[0].payload["batch"][0]["properties"]
     assert props["when"] == "2024-01-02T03:04:05+00:00"
     assert props["day"] == "2024-01-02"
@@ -242,10 +262,21 @@ def test_payload_is_accepted_by_the_server_parser(
         client.set_person_properties("u1", {"first_seen": "today"}, once=True),
     ]
     for request in server.requests:
-        payload = decode_body(request.raw, content_encoding="gzip", compression="",
-                              content_type="application/json", limit=1 << 20)
-        batch = parse_posthog(payload, 1, dt.datetime.now(dt.UTC), max_events=100,
-                              max_event_bytes=1 << 20, body_bytes=len(request.raw))
+        payload = decode_body(
+            request.raw,
+            content_encoding="gzip",
+            compression="",
+            content_type="application/json",
+            limit=1 << 20,
+        )
+        batch = parse_posthog(
+            payload,
+            1,
+            dt.datetime.now(dt.UTC),
+            max_events=100,
+            max_event_bytes=1 << 20,
+            body_bytes=len(request.raw),
+        )
         assert batch.errors == []
         assert len(batch.events) == 1
     parsed = [r.payload["batch"][0]["uuid"] for r in server.requests]
@@ -421,8 +452,11 @@ def test_connection_errors_retried_then_given_up(make_client: Callable[..., Clie
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     errors: list[tuple[BaseException, list[dict[str, Any]]]] = []
-    client = make_client(host=f"http://127.0.0.1:{port}", max_retries=2,
-                         on_error=lambda exc, batch: errors.append((exc, batch)))
+    client = make_client(
+        host=f"http://127.0.0.1:{port}",
+        max_retries=2,
+        on_error=lambda exc, batch: errors.append((exc, batch)),
+    )
     client.capture("u", "e")
     client.flush(timeout=10)
 
@@ -622,9 +656,17 @@ def test_sdk_against_real_opsloop_server(live_server) -> None:  # type: ignore[n
     sdk.set_person_properties("user-e2e", {"plan": "pro"})
     sdk.flush()
     sdk.shutdown()
-    rows = live_server.sql("select event, count(*), count(distinct person_id) from events group by 1 order by 1")
-    assert rows == [["$create_alias", 1, 1], ["$identify", 1, 1], ["$set", 1, 1], ["purchased", 1, 1],
-                    ["viewed", 25, 1]]
+    rows = live_server.sql(
+        "select event, count(*), count(distinct person_id) from events group by 1 order by 1"
+    )
+    assert rows == [
+        ["$create_alias", 1, 1],
+        ["$identify", 1, 1],
+        ["$set", 1, 1],
+        ["purchased", 1, 1],
+        ["viewed", 25, 1],
+    ]
     assert live_server.sql("select count(distinct person_id) from events") == [[1]]
     assert live_server.sql("select properties->>'email', properties->>'plan' from persons") == [
-        ["e2e@example.com", "pro"]]
+        ["e2e@example.com", "pro"]
+    ]

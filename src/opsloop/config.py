@@ -71,7 +71,9 @@ class Settings(BaseSettings):
         default=200_000, description="Rows read and written per batch by `opsloop import` (bounds memory)."
     )
     duckdb_memory_limit: str = Field(
-        default="2GB", description="DuckDB memory limit for the events store (DuckDB syntax, e.g. `4GB`)."
+        default="1GB",
+        description="DuckDB memory limit for the events store (DuckDB syntax, e.g. `4GB`); larger queries "
+        "spill to disk.",
     )
     duckdb_threads: int | None = Field(
         default=None, description="DuckDB worker threads; default: number of CPU cores."

@@ -27,8 +27,8 @@ def test_csv_mapping_types_rejects_and_rerun(runtime: Runtime, project_id: int, 
     path = tmp_path / "events.csv"
     path.write_text(
         "user,event,ts,plan,revenue,note\n"
-        "u1,signup,2026-11-01T10:00:00Z,pro,,\"hello, world\"\n"
-        "u2,purchase,2026-11-02 11:00:00,free,9.99,\"two\nlines\"\n"  # one record over lines 3-4
+        'u1,signup,2026-11-01T10:00:00Z,pro,,"hello, world"\n'
+        'u2,purchase,2026-11-02 11:00:00,free,9.99,"two\nlines"\n'  # one record over lines 3-4
         "u3,,2026-11-02T11:00:00Z,free,1,x\n"  # line 5: no event
         "u4,purchase,not-a-date,free,1,x\n"  # line 6: bad timestamp
         "u5,purchase,2026-11-03T11:00:00+08:00,free\n"  # line 7: too few fields
@@ -46,9 +46,15 @@ def test_csv_mapping_types_rejects_and_rerun(runtime: Runtime, project_id: int, 
     stored = rows(runtime, "select distinct_id, properties from events order by timestamp")
     # Numbers become numbers, but text with leading zeros stays text; empty cells are absent.
     assert [json.loads(p) for _, p in stored] == [
-        {"note": "hello, world"}, {"revenue": 9.99, "note": "two\nlines"}, {"revenue": "0012", "note": "y"}
+        {"note": "hello, world"},
+        {"revenue": 9.99, "note": "two\nlines"},
+        {"revenue": "0012", "note": "y"},
     ]
-    assert sorted(r[0] for r in rows(runtime, "select properties->>'plan' from persons")) == ["free", "free", "pro"]
+    assert sorted(r[0] for r in rows(runtime, "select properties->>'plan' from persons")) == [
+        "free",
+        "free",
+        "pro",
+    ]
     again = import_file(runtime.writer, path, project_id, mapping=mapping)
     assert (again.stored, again.duplicates) == (0, 3)
     assert again.previously_imported_at is not None
@@ -57,12 +63,27 @@ def test_csv_mapping_types_rejects_and_rerun(runtime: Runtime, project_id: int, 
 
 def test_jsonl_with_bad_lines_and_identity(runtime: Runtime, project_id: int, tmp_path: Path) -> None:
     lines = [
-        {"event": "$pageview", "distinct_id": "anon", "timestamp": "2026-11-01T00:00:00Z", "properties": {"p": 1}},
+        {
+            "event": "$pageview",
+            "distinct_id": "anon",
+            "timestamp": "2026-11-01T00:00:00Z",
+            "properties": {"p": 1},
+        },
         "{broken",
-        {"event": "$identify", "distinct_id": "user", "timestamp": 1761955200,  # epoch seconds
-         "properties": {"$anon_distinct_id": "anon"}, "$set": {"email": "x@example.com"}},
+        {
+            "event": "$identify",
+            "distinct_id": "user",
+            "timestamp": 1761955200,  # epoch seconds
+            "properties": {"$anon_distinct_id": "anon"},
+            "$set": {"email": "x@example.com"},
+        },
         [1, 2],
-        {"event": "buy", "distinct_id": "user", "timestamp": 1761955300000, "revenue": 5},  # epoch ms; extra key
+        {
+            "event": "buy",
+            "distinct_id": "user",
+            "timestamp": 1761955300000,
+            "revenue": 5,
+        },  # epoch ms; extra key
         {"event": "bad", "distinct_id": "user", "timestamp": "2026-11-01T00:00:00Z", "properties": [1]},
     ]
     path = tmp_path / "events.jsonl"
@@ -77,28 +98,42 @@ def test_jsonl_with_bad_lines_and_identity(runtime: Runtime, project_id: int, tm
     assert rows(runtime, "select properties->>'email' from persons") == [["x@example.com"]]
 
 
-def test_parquet_streams_in_batches_and_is_idempotent(runtime: Runtime, project_id: int, tmp_path: Path) -> None:
+def test_parquet_streams_in_batches_and_is_idempotent(
+    runtime: Runtime, project_id: int, tmp_path: Path
+) -> None:
     n = 25_000
     start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
-    table = pa.table({
-        "event": pa.array(["e"] * n),
-        "distinct_id": pa.array([f"d{i % 700}" for i in range(n)]),
-        "timestamp": pa.array([start + dt.timedelta(seconds=i) for i in range(n)], pa.timestamp("us", tz="UTC")),
-        "properties": pa.array([json.dumps({"i": i}) for i in range(n)]),
-        "ignored": pa.array(["x"] * n),
-    })
+    table = pa.table(
+        {
+            "event": pa.array(["e"] * n),
+            "distinct_id": pa.array([f"d{i % 700}" for i in range(n)]),
+            "timestamp": pa.array(
+                [start + dt.timedelta(seconds=i) for i in range(n)], pa.timestamp("us", tz="UTC")
+            ),
+            "properties": pa.array([json.dumps({"i": i}) for i in range(n)]),
+            "ignored": pa.array(["x"] * n),
+        }
+    )
     path = tmp_path / "events.parquet"
     pq.write_table(table, path)
     progress: list[int] = []
-    summary = import_file(runtime.writer, path, project_id, batch_rows=4_000,
-                          mapping=ColumnMapping.parse(["ignored=-"]),
-                          on_progress=lambda done, total, unit: progress.append(done))
+    summary = import_file(
+        runtime.writer,
+        path,
+        project_id,
+        batch_rows=4_000,
+        mapping=ColumnMapping.parse(["ignored=-"]),
+        on_progress=lambda done, total, unit: progress.append(done),
+    )
     assert summary.stored == n and summary.rejected == 0
     assert progress[-1] == n and len(progress) == 7, "7 batches of at most 4,000 rows"
-    assert rows(runtime, "select count(*), count(distinct person_id), max((properties->>'i')::int) from events") == [
-        [n, 700, n - 1]]
+    assert rows(
+        runtime, "select count(*), count(distinct person_id), max((properties->>'i')::int) from events"
+    ) == [[n, 700, n - 1]]
     assert rows(runtime, "select count(*) from events where properties->>'ignored' is not null") == [[0]]
-    rerun = import_file(runtime.writer, path, project_id, batch_rows=4_000, mapping=ColumnMapping.parse(["ignored=-"]))
+    rerun = import_file(
+        runtime.writer, path, project_id, batch_rows=4_000, mapping=ColumnMapping.parse(["ignored=-"])
+    )
     assert (rerun.stored, rerun.duplicates) == (0, n)
 
 

@@ -46,9 +46,13 @@ def test_gzip_bodies_header_and_query_param(live_server: LiveServer) -> None:
     body = {"api_key": live_server.project.token, "batch": [{"event": "gz", "distinct_id": "d"}] * 1}
     raw = gzip.compress(json.dumps(body).encode())
     r1 = live_server.client.post("/batch/", content=raw, headers={"Content-Encoding": "gzip"})
-    r2 = live_server.client.post("/batch/?compression=gzip-js", content=raw, headers={"Content-Type": "text/plain"})
+    r2 = live_server.client.post(
+        "/batch/?compression=gzip-js", content=raw, headers={"Content-Type": "text/plain"}
+    )
     form = "data=" + base64.b64encode(json.dumps(body).encode()).decode()
-    r3 = live_server.client.post("/e/", content=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r3 = live_server.client.post(
+        "/e/", content=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert [r1.status_code, r2.status_code, r3.status_code] == [200, 200, 200]
     assert count(live_server, "event = 'gz'") == 3
 
@@ -61,9 +65,17 @@ def test_timestamps_skew_offset_and_properties(live_server: LiveServer) -> None:
         "api_key": live_server.project.token,
         "sent_at": fast.isoformat(),
         "batch": [
-            {"event": "skewed", "distinct_id": "d", "timestamp": (fast - dt.timedelta(seconds=10)).isoformat()},
+            {
+                "event": "skewed",
+                "distinct_id": "d",
+                "timestamp": (fast - dt.timedelta(seconds=10)).isoformat(),
+            },
             {"event": "offset", "distinct_id": "d", "offset": 60_000},
-            {"event": "props", "distinct_id": "d", "properties": {"$session_id": "s-1", "plan": "pro", "n": 3}},
+            {
+                "event": "props",
+                "distinct_id": "d",
+                "properties": {"$session_id": "s-1", "plan": "pro", "n": 3},
+            },
         ],
     }
     assert live_server.client.post("/batch/", json=body).status_code == 200
@@ -93,12 +105,22 @@ def test_identify_merges_anonymous_history_into_one_person(live_server: LiveServ
     live_server.client.post("/batch/", json={"api_key": token, "batch": before})
     live_server.flush()  # the anonymous person exists on its own first
     assert live_server.sql("select count(distinct person_id) from events")[0][0] == 1
-    live_server.client.post("/batch/", json={"api_key": token, "batch": [
-        {"event": "$pageview", "distinct_id": "user-1"},
-        {"event": "$identify", "distinct_id": "user-1", "properties": {"$anon_distinct_id": "anon-1"},
-         "$set": {"email": "u1@example.com"}},
-        {"event": "purchase", "distinct_id": "user-1"},
-    ]})
+    live_server.client.post(
+        "/batch/",
+        json={
+            "api_key": token,
+            "batch": [
+                {"event": "$pageview", "distinct_id": "user-1"},
+                {
+                    "event": "$identify",
+                    "distinct_id": "user-1",
+                    "properties": {"$anon_distinct_id": "anon-1"},
+                    "$set": {"email": "u1@example.com"},
+                },
+                {"event": "purchase", "distinct_id": "user-1"},
+            ],
+        },
+    )
     # 6 events from two ids, before and after the merge: one person.
     assert live_server.sql("select count(distinct person_id), count(*) from events") == [[1, 6]]
     persons = live_server.sql("select properties->>'email', is_identified from persons")
@@ -113,26 +135,41 @@ def test_identify_merges_anonymous_history_into_one_person(live_server: LiveServ
 
 def test_alias_and_set_once(live_server: LiveServer) -> None:
     token = live_server.project.token
-    live_server.client.post("/batch/", json={"api_key": token, "batch": [
-        {"event": "x", "distinct_id": "crm-9", "$set_once": {"first": "a"}, "$set": {"plan": "free"}},
-        {"event": "y", "distinct_id": "app-9", "$set_once": {"first": "b"}},
-        {"event": "$create_alias", "distinct_id": "crm-9", "properties": {"alias": "app-9"}},
-        {"event": "$set", "distinct_id": "app-9", "$set": {"plan": "pro"}, "$set_once": {"first": "c"}},
-    ]})
+    live_server.client.post(
+        "/batch/",
+        json={
+            "api_key": token,
+            "batch": [
+                {"event": "x", "distinct_id": "crm-9", "$set_once": {"first": "a"}, "$set": {"plan": "free"}},
+                {"event": "y", "distinct_id": "app-9", "$set_once": {"first": "b"}},
+                {"event": "$create_alias", "distinct_id": "crm-9", "properties": {"alias": "app-9"}},
+                {
+                    "event": "$set",
+                    "distinct_id": "app-9",
+                    "$set": {"plan": "pro"},
+                    "$set_once": {"first": "c"},
+                },
+            ],
+        },
+    )
     assert live_server.sql("select count(distinct person_id) from events") == [[1]]
     # $set overwrites; $set_once keeps the first value the surviving person had.
     assert live_server.sql("select properties->>'plan', properties->>'first' from persons") == [["pro", "a"]]
 
 
 def test_groupidentify_is_stored(live_server: LiveServer) -> None:
-    body = {"api_key": live_server.project.token, "event": "$groupidentify", "distinct_id": "d",
-            "properties": {"$group_type": "company", "$group_key": "acme", "$group_set": {"seats": 12}}}
+    body = {
+        "api_key": live_server.project.token,
+        "event": "$groupidentify",
+        "distinct_id": "d",
+        "properties": {"$group_type": "company", "$group_key": "acme", "$group_set": {"seats": 12}},
+    }
     assert live_server.client.post("/capture/", json=body).status_code == 200
     assert count(live_server, "event = '$groupidentify'") == 1
     from opsloop.store.models import Group
 
     with live_server.runtime.metadata.session() as session:
-        group = session.query(Group).one()
+        group = session.query(Group).filter_by(project_id=live_server.project.project.id).one()
     assert (group.group_type, group.group_key, group.properties) == ("company", "acme", {"seats": 12})
 
 
@@ -146,22 +183,56 @@ def _basic(key: str) -> dict[str, str]:
 def test_segment_endpoints_and_auth_styles(live_server: LiveServer) -> None:
     key = live_server.project.token
     client = live_server.client
-    assert client.post("/v1/track", json={"userId": "s1", "event": "Signed Up", "properties": {"plan": "x"}},
-                       headers=_basic(key)).json() == {"success": True}
-    assert client.post("/v1/page", json={"anonymousId": "a1", "name": "Home",
-                                         "context": {"page": {"url": "https://x.test/"}}},
-                       headers={"Authorization": f"Bearer {key}"}).status_code == 200
-    assert client.post("/v1/screen", json={"writeKey": key, "userId": "s1", "name": "Feed"}).status_code == 200
-    assert client.post("/v1/identify", json={"writeKey": key, "userId": "s1", "anonymousId": "a1",
-                                             "traits": {"email": "s1@example.com"}}).status_code == 200
-    assert client.post("/v1/group", json={"writeKey": key, "userId": "s1", "groupId": "g1",
-                                          "traits": {"name": "G"}}).status_code == 200
-    assert client.post("/v1/alias", json={"writeKey": key, "userId": "s1", "previousId": "old-s1"}).status_code == 200
+    assert client.post(
+        "/v1/track",
+        json={"userId": "s1", "event": "Signed Up", "properties": {"plan": "x"}},
+        headers=_basic(key),
+    ).json() == {"success": True}
+    assert (
+        client.post(
+            "/v1/page",
+            json={"anonymousId": "a1", "name": "Home", "context": {"page": {"url": "https://x.test/"}}},
+            headers={"Authorization": f"Bearer {key}"},
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post("/v1/screen", json={"writeKey": key, "userId": "s1", "name": "Feed"}).status_code == 200
+    )
+    assert (
+        client.post(
+            "/v1/identify",
+            json={
+                "writeKey": key,
+                "userId": "s1",
+                "anonymousId": "a1",
+                "traits": {"email": "s1@example.com"},
+            },
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            "/v1/group", json={"writeKey": key, "userId": "s1", "groupId": "g1", "traits": {"name": "G"}}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post("/v1/alias", json={"writeKey": key, "userId": "s1", "previousId": "old-s1"}).status_code
+        == 200
+    )
     events = dict(live_server.sql("select event, count(*) from events group by 1"))
-    assert events == {"Signed Up": 1, "$pageview": 1, "$screen": 1, "$identify": 1, "$groupidentify": 1,
-                      "$create_alias": 1}
-    assert live_server.sql("""select properties->>'$."$current_url"' from events where event = '$pageview'""") == [
-        ["https://x.test/"]]
+    assert events == {
+        "Signed Up": 1,
+        "$pageview": 1,
+        "$screen": 1,
+        "$identify": 1,
+        "$groupidentify": 1,
+        "$create_alias": 1,
+    }
+    assert live_server.sql(
+        """select properties->>'$."$current_url"' from events where event = '$pageview'"""
+    ) == [["https://x.test/"]]
     # a1 (page) and s1 (everything else) are one person after identify.
     assert live_server.sql("select count(distinct person_id) from events") == [[1]]
 
@@ -169,11 +240,20 @@ def test_segment_endpoints_and_auth_styles(live_server: LiveServer) -> None:
 def test_segment_batch_message_id_dedup_and_sentat_skew(live_server: LiveServer) -> None:
     now = dt.datetime.now(dt.UTC)
     slow = now - dt.timedelta(minutes=30)  # device clock 30 minutes slow
-    body = {"writeKey": live_server.project.token, "sentAt": slow.isoformat(), "batch": [
-        {"type": "track", "userId": "u", "event": "E", "messageId": "m-1",
-         "timestamp": (slow - dt.timedelta(seconds=5)).isoformat()},
-        {"type": "track", "userId": "u", "event": "E", "messageId": "m-2", "timestamp": slow.isoformat()},
-    ]}
+    body = {
+        "writeKey": live_server.project.token,
+        "sentAt": slow.isoformat(),
+        "batch": [
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "E",
+                "messageId": "m-1",
+                "timestamp": (slow - dt.timedelta(seconds=5)).isoformat(),
+            },
+            {"type": "track", "userId": "u", "event": "E", "messageId": "m-2", "timestamp": slow.isoformat()},
+        ],
+    }
     for _ in range(2):
         assert live_server.client.post("/v1/batch", json=body).status_code == 200
         live_server.flush()
@@ -194,7 +274,9 @@ def test_segment_errors_are_code_and_message(live_server: LiveServer) -> None:
 
 
 def test_unknown_token_is_401_and_nothing_stored(live_server: LiveServer) -> None:
-    r = live_server.client.post("/capture/", json={"api_key": "olp_not_a_token", "event": "x", "distinct_id": "d"})
+    r = live_server.client.post(
+        "/capture/", json={"api_key": "olp_not_a_token", "event": "x", "distinct_id": "d"}
+    )
     assert r.status_code == 401 and "token" in r.json()["detail"]
     r = live_server.client.post("/capture/", json={"event": "x", "distinct_id": "d"})
     assert r.status_code == 401
@@ -230,26 +312,45 @@ def test_oversized_bodies_get_413(live_server: LiveServer) -> None:
     assert len(bomb) < limit
     r = live_server.client.post("/batch/", content=bomb, headers={"Content-Encoding": "gzip"})
     assert r.status_code == 413 and "decompressed" in r.json()["detail"]
-    too_many = {"api_key": live_server.project.token,
-                "batch": [{"event": "e", "distinct_id": "d"}] * (live_server.runtime.settings.max_events_per_request + 1)}
+    too_many = {
+        "api_key": live_server.project.token,
+        "batch": [{"event": "e", "distinct_id": "d"}]
+        * (live_server.runtime.settings.max_events_per_request + 1),
+    }
     assert live_server.client.post("/batch/", json=too_many).status_code == 413
 
 
 def test_bad_event_in_batch_is_reported_and_good_ones_stored(live_server: LiveServer) -> None:
     good = {"event": "good", "distinct_id": "d"}
-    body = {"api_key": live_server.project.token, "batch": [
-        good, {"event": "", "distinct_id": "d"}, good, {"distinct_id": "d"}, {"event": "x"},
-        {"event": "bad ts", "distinct_id": "d", "timestamp": "yesterday"}, "not an object",
-        {"event": "bad uuid", "distinct_id": "d", "uuid": "123"}, {"event": "p", "distinct_id": "d", "properties": []},
-        good,
-    ]}
+    body = {
+        "api_key": live_server.project.token,
+        "batch": [
+            good,
+            {"event": "", "distinct_id": "d"},
+            good,
+            {"distinct_id": "d"},
+            {"event": "x"},
+            {"event": "bad ts", "distinct_id": "d", "timestamp": "yesterday"},
+            "not an object",
+            {"event": "bad uuid", "distinct_id": "d", "uuid": "123"},
+            {"event": "p", "distinct_id": "d", "properties": []},
+            good,
+        ],
+    }
     r = live_server.client.post("/batch/", json=body)
     assert r.status_code == 200
     result = r.json()
     assert result["accepted"] == 3
     assert [e["index"] for e in result["errors"]] == [1, 3, 4, 5, 6, 7, 8]
     reasons = " | ".join(e["reason"] for e in result["errors"])
-    for words in ("event is empty", "event must be a string", "distinct_id", "ISO-8601", "JSON object", "UUID"):
+    for words in (
+        "event is empty",
+        "event must be a string",
+        "distinct_id",
+        "ISO-8601",
+        "JSON object",
+        "UUID",
+    ):
         assert words in reasons
     assert count(live_server, "event = 'good'") == 3
     metrics = live_server.client.get("/metrics").text
@@ -259,14 +360,19 @@ def test_bad_event_in_batch_is_reported_and_good_ones_stored(live_server: LiveSe
 def test_garbage_never_causes_a_500(live_server: LiveServer) -> None:
     token = live_server.project.token
     bodies = [
-        b"null", b"[]", b"[null]", b'{"batch": null}', b'{"api_key": 5}', b'{"api_key": ["x"]}',
+        b"null",
+        b"[]",
+        b"[null]",
+        b'{"batch": null}',
+        b'{"api_key": 5}',
+        b'{"api_key": ["x"]}',
         json.dumps({"api_key": token, "batch": [{"event": {"a": 1}, "distinct_id": [1]}]}).encode(),
         json.dumps({"api_key": token, "event": "e", "distinct_id": "d", "timestamp": 1e30}).encode(),
         json.dumps({"api_key": token, "event": "e", "distinct_id": "d", "timestamp": "1970-01-01"}).encode(),
         json.dumps({"api_key": token, "event": "e", "distinct_id": "d", "sent_at": "bad"}).encode(),
         json.dumps({"api_key": token, "event": "e" * 500, "distinct_id": "d"}).encode(),
         json.dumps({"api_key": token, "event": "e", "distinct_id": "d", "$set": "x"}).encode(),
-        "{\"api_key\": \"\ud800\"}".encode("utf-8", "surrogatepass"),
+        '{"api_key": "\ud800"}'.encode("utf-8", "surrogatepass"),
     ]
     for body in bodies:
         for path in ("/batch/", "/capture/", "/v1/batch", "/v1/track"):
@@ -275,8 +381,10 @@ def test_garbage_never_causes_a_500(live_server: LiveServer) -> None:
 
 
 def test_healthz_and_metrics(live_server: LiveServer) -> None:
-    live_server.client.post("/batch/", json={"api_key": live_server.project.token,
-                                             "batch": [{"event": "m", "distinct_id": "d"}] * 4})
+    live_server.client.post(
+        "/batch/",
+        json={"api_key": live_server.project.token, "batch": [{"event": "m", "distinct_id": "d"}] * 4},
+    )
     live_server.flush()
     assert live_server.client.get("/healthz").json()["status"] == "ok"
     metrics = live_server.client.get("/metrics").text

@@ -23,15 +23,17 @@ import pyarrow.compute as pc
 
 from opsloop.demo import catalog as cat
 
-EVENT_BATCH_SCHEMA = pa.schema([
-    ("uuid", pa.string()),
-    ("event", pa.string()),
-    ("distinct_id", pa.string()),
-    ("timestamp", pa.timestamp("us", tz="UTC")),
-    ("properties", pa.string()),
-    ("$set", pa.string()),
-    ("$set_once", pa.string()),
-])
+EVENT_BATCH_SCHEMA = pa.schema(
+    [
+        ("uuid", pa.string()),
+        ("event", pa.string()),
+        ("distinct_id", pa.string()),
+        ("timestamp", pa.timestamp("us", tz="UTC")),
+        ("properties", pa.string()),
+        ("$set", pa.string()),
+        ("$set_once", pa.string()),
+    ]
+)
 
 BATCH_ROWS = 150_000
 _DAY_US = 86_400_000_000
@@ -100,15 +102,25 @@ class _K(IntEnum):
 
 # kind -> (event name, mean seconds since the previous event of the session)
 _KIND_INFO: dict[_K, tuple[str, float]] = {
-    _K.LANDING: ("$pageview", 0.0), _K.PAGE: ("$pageview", 20.0), _K.SCREEN: ("$screen", 15.0),
-    _K.PRODUCT_PAGE: ("$pageview", 15.0), _K.PRODUCT_SCREEN: ("$screen", 12.0),
-    _K.PUSH_OPENED: ("push_opened", 0.0), _K.EMAIL_OPENED: ("email_opened", 0.0),
-    _K.SIGN_UP_STARTED: ("sign_up_started", 15.0), _K.IDENTIFY: ("$identify", 45.0),
-    _K.SIGNED_UP: ("signed_up", 0.2), _K.ONBOARDING_COMPLETED: ("onboarding_completed", 90.0),
-    _K.UPGRADED_PLAN: ("upgraded_plan", 40.0), _K.CONTENT_VIEWED: ("content_viewed", 35.0),
-    _K.CONTENT_LIKED: ("content_liked", 5.0), _K.CONTENT_SHARED: ("content_shared", 8.0),
-    _K.COMMENT_POSTED: ("comment_posted", 30.0), _K.VIEW_ITEM: ("view_item", 1.0),
-    _K.ADD_TO_CART: ("add_to_cart", 20.0), _K.CHECKOUT_STARTED: ("checkout_started", 10.0),
+    _K.LANDING: ("$pageview", 0.0),
+    _K.PAGE: ("$pageview", 20.0),
+    _K.SCREEN: ("$screen", 15.0),
+    _K.PRODUCT_PAGE: ("$pageview", 15.0),
+    _K.PRODUCT_SCREEN: ("$screen", 12.0),
+    _K.PUSH_OPENED: ("push_opened", 0.0),
+    _K.EMAIL_OPENED: ("email_opened", 0.0),
+    _K.SIGN_UP_STARTED: ("sign_up_started", 15.0),
+    _K.IDENTIFY: ("$identify", 45.0),
+    _K.SIGNED_UP: ("signed_up", 0.2),
+    _K.ONBOARDING_COMPLETED: ("onboarding_completed", 90.0),
+    _K.UPGRADED_PLAN: ("upgraded_plan", 40.0),
+    _K.CONTENT_VIEWED: ("content_viewed", 35.0),
+    _K.CONTENT_LIKED: ("content_liked", 5.0),
+    _K.CONTENT_SHARED: ("content_shared", 8.0),
+    _K.COMMENT_POSTED: ("comment_posted", 30.0),
+    _K.VIEW_ITEM: ("view_item", 1.0),
+    _K.ADD_TO_CART: ("add_to_cart", 20.0),
+    _K.CHECKOUT_STARTED: ("checkout_started", 10.0),
     _K.PURCHASE: ("purchase", 60.0),
 }
 _EVENT_NAMES = pa.array([_KIND_INFO[k][0] for k in _K], pa.string())
@@ -171,8 +183,18 @@ def generate_demo(spec: DemoSpec) -> DemoData:
     sessions = _sessions(rng, people, active)
     events, entity_frags = _events(rng, spec, people, sessions, campaign_days, opened)
     frags, identify_ts = _person_frags(rng, spec, people, sessions, events)
-    ev = _Events(events["ts"], events["kind"], events["person"], events["session"], events["a"],
-                 events["b"], events["c"], events["x"], identify_ts, frags | entity_frags)
+    ev = _Events(
+        events["ts"],
+        events["kind"],
+        events["person"],
+        events["session"],
+        events["a"],
+        events["b"],
+        events["c"],
+        events["x"],
+        identify_ts,
+        frags | entity_frags,
+    )
     return DemoData(
         spec=spec,
         channel_costs=_channel_costs(rng, spec, people),
@@ -181,8 +203,10 @@ def generate_demo(spec: DemoSpec) -> DemoData:
         n_events=len(ev.ts),
         start_date=spec.start_date,
         end_date=spec.end_date,
-        campaign_dates={name: spec.start_date + dt.timedelta(days=d)
-                        for (name, _), d in zip(cat.CAMPAIGNS, campaign_days, strict=True)},
+        campaign_dates={
+            name: spec.start_date + dt.timedelta(days=d)
+            for (name, _), d in zip(cat.CAMPAIGNS, campaign_days, strict=True)
+        },
         _events=ev,
     )
 
@@ -254,8 +278,13 @@ def _people(rng: np.random.Generator, spec: DemoSpec) -> dict[str, np.ndarray]:
     engagement = rng.beta(2.0, 2.4, n) * np.array([ch.engagement for ch in cat.CHANNELS])[channel]
     engagement = np.clip(np.where(signs_up, engagement, engagement * 0.35), 0.02, 0.97)
     return {
-        "country": country, "city": city, "channel": channel, "platform": platform, "arrival": arrival,
-        "signs_up": signs_up, "engagement": engagement,
+        "country": country,
+        "city": city,
+        "channel": channel,
+        "platform": platform,
+        "arrival": arrival,
+        "signs_up": signs_up,
+        "engagement": engagement,
         "shop": rng.beta(2.0, 2.0, n),  # shopping vs content affinity
         "pro": signs_up & (rng.random(n) < cat.PRO_AT_SIGNUP),
     }
@@ -264,8 +293,9 @@ def _people(rng: np.random.Generator, spec: DemoSpec) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------------------------ activity
 
 
-def _activity(rng: np.random.Generator, spec: DemoSpec, people: dict[str, np.ndarray],
-              campaign_days: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def _activity(
+    rng: np.random.Generator, spec: DemoSpec, people: dict[str, np.ndarray], campaign_days: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Person x day activity: decaying engagement until churn, then spontaneous or campaign comebacks."""
     n, n_days = spec.persons, spec.days
     days = np.arange(n_days)
@@ -280,8 +310,12 @@ def _activity(rng: np.random.Generator, spec: DemoSpec, people: dict[str, np.nda
     active = ((t >= 0) & (t < life[:, None]) & (u < p)) | (t == 0)
     # Some churned persons come back on their own weeks later, for a short while.
     back = rng.random(n) < 0.05 + 0.15 * e
-    start2 = (arrival + np.ceil(life).astype(np.int64) + cat.DORMANT_DAYS
-              + rng.exponential(15.0, n).astype(np.int64))
+    start2 = (
+        arrival
+        + np.ceil(life).astype(np.int64)
+        + cat.DORMANT_DAYS
+        + rng.exponential(15.0, n).astype(np.int64)
+    )
     end2 = start2 + 1 + rng.exponential(6.0, n).astype(np.int64)
     window = back[:, None] & (days[None, :] >= start2[:, None]) & (days[None, :] < end2[:, None])
     active |= window & (u < 0.8 * p)
@@ -294,7 +328,7 @@ def _activity(rng: np.random.Generator, spec: DemoSpec, people: dict[str, np.nda
         if c < cat.DORMANT_DAYS:
             continue
         reachable = people["signs_up"] & (arrival <= c - cat.DORMANT_DAYS)
-        dormant = reachable & ~active[:, c - cat.DORMANT_DAYS:c].any(axis=1)
+        dormant = reachable & ~active[:, c - cat.DORMANT_DAYS : c].any(axis=1)
         draw = rng.random(n)
         won_back = dormant & (draw < np.where(is_app, 0.22, 0.15))
         opened[:, j] = won_back | (reachable & ~dormant & active[:, c] & (draw < 0.25))
@@ -328,8 +362,15 @@ def _sessions(rng: np.random.Generator, people: dict[str, np.ndarray], active: n
     # Most sign up in their first session; some come back once more before deciding.
     late = people["signs_up"] & (count >= 2) & (rng.random(len(count)) < 0.2)
     signup_rank = np.where(people["signs_up"], late.astype(np.int64), np.iinfo(np.int64).max)
-    return {"person": s_person, "day": pd_day[row].astype(np.int32), "hour": hour.astype(np.int32),
-            "rank": rank, "first": first, "count": count, "signup_rank": signup_rank}
+    return {
+        "person": s_person,
+        "day": pd_day[row].astype(np.int32),
+        "hour": hour.astype(np.int32),
+        "rank": rank,
+        "first": first,
+        "count": count,
+        "signup_rank": signup_rank,
+    }
 
 
 # ------------------------------------------------------------------------------------------ events
@@ -345,11 +386,26 @@ class _Builder:
     def __init__(self) -> None:
         self.parts: list[tuple[np.ndarray, ...]] = []
 
-    def add(self, sess: np.ndarray, kind: np.ndarray | int, key: np.ndarray | float, a: Any = 0, b: Any = 0,
-            c: Any = 0, x: Any = 0.0) -> None:
+    def add(
+        self,
+        sess: np.ndarray,
+        kind: np.ndarray | int,
+        key: np.ndarray | float,
+        a: Any = 0,
+        b: Any = 0,
+        c: Any = 0,
+        x: Any = 0.0,
+    ) -> None:
         m = len(sess)
-        cols = [(sess, np.int32), (kind, np.int8), (key, np.float64), (a, np.int32), (b, np.int32),
-                (c, np.int8), (x, np.float64)]
+        cols = [
+            (sess, np.int32),
+            (kind, np.int8),
+            (key, np.float64),
+            (a, np.int32),
+            (b, np.int32),
+            (c, np.int8),
+            (x, np.float64),
+        ]
         self.parts.append(tuple(np.broadcast_to(np.asarray(v, dt_), (m,)) for v, dt_ in cols))
 
     def columns(self) -> dict[str, np.ndarray]:
@@ -364,8 +420,12 @@ class _Builder:
 
 
 def _events(
-    rng: np.random.Generator, spec: DemoSpec, people: dict[str, np.ndarray], s: dict[str, Any],
-    campaign_days: list[int], opened: np.ndarray,
+    rng: np.random.Generator,
+    spec: DemoSpec,
+    people: dict[str, np.ndarray],
+    s: dict[str, Any],
+    campaign_days: list[int],
+    opened: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], dict[str, pa.Array]]:
     """Events inside sessions, timed, then sorted by timestamp."""
     n_sess = len(s["person"])
@@ -383,8 +443,12 @@ def _events(
     bld.add(sess_ids[~first_session], nav_kind[~first_session], 0.0, a=0)  # home
     page_w = _norm([w for _, _, w in cat.PAGES])
     extra = np.repeat(sess_ids, rng.poisson(0.9, n_sess))
-    bld.add(extra, nav_kind[extra], rng.uniform(0.01, 1.9, len(extra)),
-            a=rng.choice(len(cat.PAGES), len(extra), p=page_w))
+    bld.add(
+        extra,
+        nav_kind[extra],
+        rng.uniform(0.01, 1.9, len(extra)),
+        a=rng.choice(len(cat.PAGES), len(extra), p=page_w),
+    )
 
     # Content feed: views, and likes / shares / comments right after the view they react to.
     content_cat = rng.integers(0, len(cat.CONTENT_CATEGORIES), cat.N_CONTENT)
@@ -393,13 +457,18 @@ def _events(
     cv_key = rng.uniform(0.01, 1.9, len(cv))
     cv_content = rng.choice(cat.N_CONTENT, len(cv), p=_popularity(cat.N_CONTENT))
     bld.add(cv, _K.CONTENT_VIEWED, cv_key, a=cv_content)
-    for kind, rate, step in ((_K.CONTENT_LIKED, 0.08 + 0.25 * e[cv], 1e-5),
-                             (_K.CONTENT_SHARED, 0.01 + 0.04 * e[cv], 2e-5),
-                             (_K.COMMENT_POSTED, 0.015 + 0.05 * e[cv], 3e-5)):
+    for kind, rate, step in (
+        (_K.CONTENT_LIKED, 0.08 + 0.25 * e[cv], 1e-5),
+        (_K.CONTENT_SHARED, 0.01 + 0.04 * e[cv], 2e-5),
+        (_K.COMMENT_POSTED, 0.015 + 0.05 * e[cv], 3e-5),
+    ):
         hit = rng.random(len(cv)) < rate
         m = int(hit.sum())
-        b = (rng.integers(0, len(cat.SHARE_CHANNELS), m) if kind == _K.CONTENT_SHARED
-             else np.minimum(5 + rng.lognormal(4.0, 0.8, m), 2000).astype(np.int32))
+        b = (
+            rng.integers(0, len(cat.SHARE_CHANNELS), m)
+            if kind == _K.CONTENT_SHARED
+            else np.minimum(5 + rng.lognormal(4.0, 0.8, m), 2000).astype(np.int32)
+        )
         bld.add(cv[hit], kind, cv_key[hit] + step, a=cv_content[hit], b=b)
 
     # Shopping: product page + view_item, add_to_cart; checkout and purchase for identified persons.
@@ -407,8 +476,10 @@ def _events(
     med, sig = (np.array([pc_[i] for pc_ in cat.PRODUCT_CATEGORIES]) for i in (1, 2))
     price = np.round(med[prod_cat] * rng.lognormal(0.0, sig[prod_cat]), 0) - 0.01
     price = np.round(np.maximum(price, 0.99), 2)
-    conv = (np.array([ch.purchase for ch in cat.CHANNELS])[people["channel"][sp]]
-            * np.array(cat.PLATFORM_PURCHASE)[platform])
+    conv = (
+        np.array([ch.purchase for ch in cat.CHANNELS])[people["channel"][sp]]
+        * np.array(cat.PLATFORM_PURCHASE)[platform]
+    )
     vi = np.repeat(sess_ids, rng.poisson((0.3 + 2.8 * e) * (shop + 0.25)))
     vi_key = rng.uniform(0.01, 1.9, len(vi))
     vi_prod = rng.choice(cat.N_PRODUCTS, len(vi), p=_popularity(cat.N_PRODUCTS))
@@ -432,8 +503,15 @@ def _events(
     pu_sess = co_sess[rng.random(len(co_sess)) < np.minimum(0.62 * conv[co_sess], 0.97)]
     discount = np.where(rng.random(len(pu_sess)) < 0.2, 0.9, 1.0)  # some use a 10% coupon
     pay = np.where(platform[pu_sess] == 0, 2, rng.integers(0, len(cat.PAYMENT_METHODS), len(pu_sess)))
-    bld.add(pu_sess, _K.PURCHASE, 1.97, a=top[pu_sess], b=items[pu_sess], c=pay,
-            x=np.round(value[pu_sess] * discount, 2))
+    bld.add(
+        pu_sess,
+        _K.PURCHASE,
+        1.97,
+        a=top[pu_sess],
+        b=items[pu_sess],
+        c=pay,
+        x=np.round(value[pu_sess] * discount, 2),
+    )
 
     # Sign-up chain in the sign-up session; half of the never-signers start and abandon it.
     signup_sess = sess_ids[s["rank"] == s["signup_rank"][sp]]
@@ -444,9 +522,13 @@ def _events(
     bld.add(signup_sess, _K.IDENTIFY, ks + 1e-4)
     bld.add(signup_sess, _K.SIGNED_UP, ks + 2e-4)
     onb = rng.random(m) < np.array(cat.PLATFORM_ONBOARDING)[platform[signup_sess]]
-    bld.add(signup_sess[onb], _K.ONBOARDING_COMPLETED, ks[onb] + 3e-4,
-            a=(20 + rng.lognormal(4.0, 0.6, int(onb.sum()))).astype(np.int32),
-            b=rng.integers(3, 6, int(onb.sum())))
+    bld.add(
+        signup_sess[onb],
+        _K.ONBOARDING_COMPLETED,
+        ks[onb] + 3e-4,
+        a=(20 + rng.lognormal(4.0, 0.6, int(onb.sum()))).astype(np.int32),
+        b=rng.integers(3, 6, int(onb.sum())),
+    )
     quitters = sess_ids[first_session & ~people["signs_up"][sp]]
     quitters = quitters[rng.random(len(quitters)) < 0.5]
     bld.add(quitters, _K.SIGN_UP_STARTED, rng.uniform(0.02, 0.6, len(quitters)), a=0)
@@ -458,8 +540,12 @@ def _events(
     sr = s["signup_rank"][upgraders]
     offset = (rng.random(len(upgraders)) * (s["count"][upgraders] - sr)).astype(np.int64)
     billing = (rng.random(len(upgraders)) < 0.3).astype(np.int32)
-    bld.add(s["first"][upgraders] + sr + offset, _K.UPGRADED_PLAN, rng.uniform(0.62, 0.94, len(upgraders)),
-            b=billing)
+    bld.add(
+        s["first"][upgraders] + sr + offset,
+        _K.UPGRADED_PLAN,
+        rng.uniform(0.62, 0.94, len(upgraders)),
+        b=billing,
+    )
 
     # Campaign opens start the first session of the campaign day.
     day_key = s["person"].astype(np.int64) * spec.days + s["day"]
@@ -478,8 +564,9 @@ def _events(
     return events, _entity_frags(spec, content_cat, content_author, prod_cat, price, campaign_days)
 
 
-def _timestamps(rng: np.random.Generator, spec: DemoSpec, s: dict[str, Any], ev_sess: np.ndarray,
-                kind: np.ndarray) -> np.ndarray:
+def _timestamps(
+    rng: np.random.Generator, spec: DemoSpec, s: dict[str, Any], ev_sess: np.ndarray, kind: np.ndarray
+) -> np.ndarray:
     """Event times: gaps by kind inside the session; the session placed at random inside its hour slot."""
     m, n_sess = len(ev_sess), len(s["person"])
     off = rng.exponential(1.0, m)
@@ -514,34 +601,84 @@ def _strings(values: list[str]) -> pa.Array:
     return pa.array(values, pa.string())
 
 
-def _entity_frags(spec: DemoSpec, content_cat: np.ndarray, content_author: np.ndarray, prod_cat: np.ndarray,
-                  price: np.ndarray, campaign_days: list[int]) -> dict[str, pa.Array]:
+def _entity_frags(
+    spec: DemoSpec,
+    content_cat: np.ndarray,
+    content_author: np.ndarray,
+    prod_cat: np.ndarray,
+    price: np.ndarray,
+    campaign_days: list[int],
+) -> dict[str, pa.Array]:
     """JSON fragments of pages, content, products and campaigns, indexed by the event payloads."""
-    products = [(f"p-{i}", cat.PRODUCT_CATEGORIES[pc_][0], float(pr))
-                for i, (pc_, pr) in enumerate(zip(prod_cat.tolist(), price.tolist(), strict=True))]
+    products = [
+        (f"p-{i}", cat.PRODUCT_CATEGORIES[pc_][0], float(pr))
+        for i, (pc_, pr) in enumerate(zip(prod_cat.tolist(), price.tolist(), strict=True))
+    ]
     return {
-        "page": _strings([_frag({"$current_url": cat.URL + path, "$pathname": path, "$host": cat.HOST})
-                          for path, _, _ in cat.PAGES]),
+        "page": _strings(
+            [
+                _frag({"$current_url": cat.URL + path, "$pathname": path, "$host": cat.HOST})
+                for path, _, _ in cat.PAGES
+            ]
+        ),
         "screen": _strings([_frag({"$screen_name": name}) for _, name, _ in cat.PAGES]),
-        "product_page": _strings([_frag({"$current_url": f"{cat.URL}/p/{pid}", "$pathname": f"/p/{pid}",
-                                         "$host": cat.HOST, "product_id": pid}) for pid, _, _ in products]),
-        "product_screen": _strings([_frag({"$screen_name": "Product", "product_id": pid})
-                                    for pid, _, _ in products]),
-        "product": _strings([_frag({"product_id": pid, "category": pcat, "price": pr})
-                             for pid, pcat, pr in products]),
+        "product_page": _strings(
+            [
+                _frag(
+                    {
+                        "$current_url": f"{cat.URL}/p/{pid}",
+                        "$pathname": f"/p/{pid}",
+                        "$host": cat.HOST,
+                        "product_id": pid,
+                    }
+                )
+                for pid, _, _ in products
+            ]
+        ),
+        "product_screen": _strings(
+            [_frag({"$screen_name": "Product", "product_id": pid}) for pid, _, _ in products]
+        ),
+        "product": _strings(
+            [_frag({"product_id": pid, "category": pcat, "price": pr}) for pid, pcat, pr in products]
+        ),
         "product_category": _strings([_frag({"category": pcat}) for _, pcat, _ in products]),
-        "content": _strings([_frag({"content_id": f"c-{i}", "category": cat.CONTENT_CATEGORIES[cc],
-                                    "author_id": f"author-{au}"})
-                             for i, (cc, au) in enumerate(zip(content_cat.tolist(), content_author.tolist(),
-                                                              strict=True))]),
+        "content": _strings(
+            [
+                _frag(
+                    {
+                        "content_id": f"c-{i}",
+                        "category": cat.CONTENT_CATEGORIES[cc],
+                        "author_id": f"author-{au}",
+                    }
+                )
+                for i, (cc, au) in enumerate(zip(content_cat.tolist(), content_author.tolist(), strict=True))
+            ]
+        ),
         "share_channel": _strings([_frag({"share_channel": sc}) for sc in cat.SHARE_CHANNELS]),
         "payment": _strings([_frag({"payment_method": pm}) for pm in cat.PAYMENT_METHODS]),
         "source": _strings([_frag({"signup_source": src}) for src in cat.SIGNUP_SOURCES]),
-        "campaign": _strings([_frag({"campaign": name, "campaign_date":
-                                     (spec.start_date + dt.timedelta(days=d)).isoformat()})
-                              for (name, _), d in zip(cat.CAMPAIGNS, campaign_days, strict=True)]),
-        "upgrade": _strings([_frag({"from_plan": "free", "to_plan": "pro", "billing": bill, "price": amount,
-                                    "currency": "USD"}) for bill, amount in cat.BILLING]),
+        "campaign": _strings(
+            [
+                _frag(
+                    {"campaign": name, "campaign_date": (spec.start_date + dt.timedelta(days=d)).isoformat()}
+                )
+                for (name, _), d in zip(cat.CAMPAIGNS, campaign_days, strict=True)
+            ]
+        ),
+        "upgrade": _strings(
+            [
+                _frag(
+                    {
+                        "from_plan": "free",
+                        "to_plan": "pro",
+                        "billing": bill,
+                        "price": amount,
+                        "currency": "USD",
+                    }
+                )
+                for bill, amount in cat.BILLING
+            ]
+        ),
     }
 
 
@@ -549,13 +686,18 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace(" ", ".")
 
 
-def _person_frags(rng: np.random.Generator, spec: DemoSpec, people: dict[str, np.ndarray], s: dict[str, Any],
-                  ev: dict[str, np.ndarray]) -> tuple[dict[str, pa.Array], np.ndarray]:
+def _person_frags(
+    rng: np.random.Generator,
+    spec: DemoSpec,
+    people: dict[str, np.ndarray],
+    s: dict[str, Any],
+    ev: dict[str, np.ndarray],
+) -> tuple[dict[str, pa.Array], np.ndarray]:
     """Per-person JSON: device and geo properties, landing page, `$set` / `$set_once` payloads."""
     n = spec.persons
     kind, person, ts = ev["kind"], ev["person"], ev["ts"]
     hexed = rng.bytes(10 * n).hex()
-    anon = [f"anon-{hexed[20 * i:20 * i + 20]}" for i in range(n)]
+    anon = [f"anon-{hexed[20 * i : 20 * i + 20]}" for i in range(n)]
     users = [f"user-{i + 1}" for i in range(n)]
     first_ts = np.full(n, np.iinfo(np.int64).max)
     identify_ts = first_ts.copy()
@@ -591,8 +733,18 @@ def _person_frags(rng: np.random.Generator, spec: DemoSpec, people: dict[str, np
     age = np.clip(np.round(rng.normal(31.0, 9.0, n)), 18, 72).astype(int)
     method = rng.choice(len(cat.SIGNUP_METHODS), n, p=_norm([w for _, w in cat.SIGNUP_METHODS]))
     campaign_draw, referrer_draw, app_lag = rng.random(n), rng.random(n), rng.integers(0, 3, n)
-    out: dict[str, list[str | None]] = {k: [] for k in ("device", "landing", "landing_once", "signed_up",
-                                                         "identify_set", "identify_once", "upgrade_set")}
+    out: dict[str, list[str | None]] = {
+        k: []
+        for k in (
+            "device",
+            "landing",
+            "landing_once",
+            "signed_up",
+            "identify_set",
+            "identify_once",
+            "upgrade_set",
+        )
+    }
     for i in range(n):
         code, city, _ = _CITY_LIST[people["city"][i]]
         plat = cat.PLATFORMS[people["platform"][i]]
@@ -629,14 +781,36 @@ def _person_frags(rng: np.random.Generator, spec: DemoSpec, people: dict[str, np
             utm += f"&ref={sharer_id}"
         url = f"{cat.URL}{path}?{utm}"
         domain = "$direct" if ref_url == "$direct" else ref_url.split("/")[2]
-        out["landing"].append(_frag({"$current_url": url, "$pathname": path, "$host": cat.HOST,
-                                     "$referrer": ref_url, "$referring_domain": domain, "utm_source": ch.name,
-                                     "utm_medium": ch.medium, "utm_campaign": campaign} | extra))
-        out["landing_once"].append(orjson.dumps({
-            "$initial_utm_source": ch.name, "$initial_utm_medium": ch.medium,
-            "$initial_utm_campaign": campaign, "$initial_referrer": ref_url,
-            "$initial_referring_domain": domain, "$initial_current_url": url, "$initial_pathname": path,
-            "$initial_geoip_country_code": code, "$initial_os": os_name}).decode())
+        out["landing"].append(
+            _frag(
+                {
+                    "$current_url": url,
+                    "$pathname": path,
+                    "$host": cat.HOST,
+                    "$referrer": ref_url,
+                    "$referring_domain": domain,
+                    "utm_source": ch.name,
+                    "utm_medium": ch.medium,
+                    "utm_campaign": campaign,
+                }
+                | extra
+            )
+        )
+        out["landing_once"].append(
+            orjson.dumps(
+                {
+                    "$initial_utm_source": ch.name,
+                    "$initial_utm_medium": ch.medium,
+                    "$initial_utm_campaign": campaign,
+                    "$initial_referrer": ref_url,
+                    "$initial_referring_domain": domain,
+                    "$initial_current_url": url,
+                    "$initial_pathname": path,
+                    "$initial_geoip_country_code": code,
+                    "$initial_os": os_name,
+                }
+            ).decode()
+        )
 
         if not people["signs_up"][i]:
             for k in ("signed_up", "identify_set", "identify_once", "upgrade_set"):
@@ -651,29 +825,53 @@ def _person_frags(rng: np.random.Generator, spec: DemoSpec, people: dict[str, np
         last = cat.LAST_NAMES[code][int(name_draw[i] * 7_919) % len(cat.LAST_NAMES[code])]
         name = f"{first} {last}".strip()
         email = f"{_ascii(name)}{i + 1}@{cat.EMAIL_DOMAINS[i % len(cat.EMAIL_DOMAINS)]}"
-        out["signed_up"].append(_frag({"method": cat.SIGNUP_METHODS[method[i]][0], "plan": plan,
-                                       "channel": ch.name}))
-        out["identify_set"].append(orjson.dumps({
-            "email": email, "name": name, "gender": cat.GENDERS[g][0],
-            "birth_year": signup_day.year - int(age[i]), "age": int(age[i]), "country": code, "city": city,
-            "device_type": "Desktop" if plat == "web_desktop" else "Mobile", "platform": plat, "plan": plan,
-        }).decode())
-        once = {"signup_date": signup_day.isoformat(), "initial_channel": ch.name,
-                "$initial_utm_source": ch.name}
+        out["signed_up"].append(
+            _frag({"method": cat.SIGNUP_METHODS[method[i]][0], "plan": plan, "channel": ch.name})
+        )
+        out["identify_set"].append(
+            orjson.dumps(
+                {
+                    "email": email,
+                    "name": name,
+                    "gender": cat.GENDERS[g][0],
+                    "birth_year": signup_day.year - int(age[i]),
+                    "age": int(age[i]),
+                    "country": code,
+                    "city": city,
+                    "device_type": "Desktop" if plat == "web_desktop" else "Mobile",
+                    "platform": plat,
+                    "plan": plan,
+                }
+            ).decode()
+        )
+        once = {
+            "signup_date": signup_day.isoformat(),
+            "initial_channel": ch.name,
+            "$initial_utm_source": ch.name,
+        }
         if i in referrer:
             once["referred_by"] = referrer[i][0]
         out["identify_once"].append(orjson.dumps(once).decode())
-        out["upgrade_set"].append(None if upgrade_ts[i] == first_ts[i] else orjson.dumps({
-            "plan": "pro", "billing": cat.BILLING[int(billing[i])][0],
-            "upgraded_at": _date_of(int(upgrade_ts[i])).isoformat()}).decode())
+        out["upgrade_set"].append(
+            None
+            if upgrade_ts[i] == first_ts[i]
+            else orjson.dumps(
+                {
+                    "plan": "pro",
+                    "billing": cat.BILLING[int(billing[i])][0],
+                    "upgraded_at": _date_of(int(upgrade_ts[i])).isoformat(),
+                }
+            ).decode()
+        )
 
     # Per session: the id, and the app version the person ran that day (apps release every two weeks).
     s_person = s["person"]
     session_ids = _uuid4_strings(rng, len(s_person))
     release = (s["day"] + spec.start_date.toordinal()) // cat.APP_RELEASE_EVERY - app_lag[s_person]
     versions = release - release.min()
-    version_names = _strings([f',"$app_version":"3.{20 + v}.{v % 3}"'
-                              for v in range(int(versions.max()) + 1)])
+    version_names = _strings(
+        [f',"$app_version":"3.{20 + v}.{v % 3}"' for v in range(int(versions.max()) + 1)]
+    )
     is_app = pa.array(np.isin(people["platform"][s_person], cat.APP_PLATFORMS))
     app_part = pc.if_else(is_app, version_names.take(pa.array(versions)), "")
     session = pc.binary_join_element_wise('"$session_id":"', session_ids, '"', app_part, "")
@@ -698,7 +896,7 @@ def _uuid4_strings(rng: np.random.Generator, m: int) -> pa.Array:
     text = np.full((m, 36), ord("-"), np.uint8)
     for dst, src in ((0, 0), (9, 8), (14, 12), (19, 16), (24, 20)):
         width = {0: 8, 20: 12}.get(src, 4)
-        text[:, dst:dst + width] = hexed[:, src:src + width]
+        text[:, dst : dst + width] = hexed[:, src : src + width]
     offsets = np.arange(0, 36 * (m + 1), 36, dtype=np.int32)
     return pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
 
@@ -722,8 +920,12 @@ def _specific(ev: _Events, kind: _K, rows: np.ndarray) -> pa.Array:
         case _K.LANDING:
             return _join(",", f["landing"].take(person))
         case _K.PAGE | _K.SCREEN | _K.PRODUCT_PAGE | _K.PRODUCT_SCREEN:
-            table = {_K.PAGE: "page", _K.SCREEN: "screen", _K.PRODUCT_PAGE: "product_page",
-                     _K.PRODUCT_SCREEN: "product_screen"}[kind]
+            table = {
+                _K.PAGE: "page",
+                _K.SCREEN: "screen",
+                _K.PRODUCT_PAGE: "product_page",
+                _K.PRODUCT_SCREEN: "product_screen",
+            }[kind]
             return _join(",", f[table].take(a))
         case _K.PUSH_OPENED | _K.EMAIL_OPENED:
             return _join(",", f["campaign"].take(a))
@@ -752,9 +954,18 @@ def _specific(ev: _Events, kind: _K, rows: np.ndarray) -> pa.Array:
         case _K.PURCHASE:
             # Order ids: an odd-multiplier permutation of the event position, unique and random-looking.
             order_no = (rows.astype(np.uint64) * np.uint64(2_654_435_761)) % np.uint64(2**32)
-            return _join(',"order_id":"ord-', _num(order_no), '","revenue":', _num(ev.x[rows]),
-                         ',"currency":"USD",', f["product_category"].take(a), ',"items":', _num(b),
-                         ",", f["payment"].take(pa.array(ev.c[rows])))
+            return _join(
+                ',"order_id":"ord-',
+                _num(order_no),
+                '","revenue":',
+                _num(ev.x[rows]),
+                ',"currency":"USD",',
+                f["product_category"].take(a),
+                ',"items":',
+                _num(b),
+                ",",
+                f["payment"].take(pa.array(ev.c[rows])),
+            )
     raise AssertionError(kind)
 
 
@@ -766,26 +977,34 @@ def _batch(ev: _Events, lo: int, hi: int, number: int, seed: int) -> pa.RecordBa
     person_arr = pa.array(person)
     by_kind = np.argsort(kind, kind="stable")
     bounds = np.searchsorted(kind[by_kind], np.arange(len(_K) + 1))
-    pieces = [_specific(ev, _K(k), lo + by_kind[bounds[k]:bounds[k + 1]])
-              for k in range(len(_K)) if bounds[k] < bounds[k + 1]]
+    pieces = [
+        _specific(ev, _K(k), lo + by_kind[bounds[k] : bounds[k + 1]])
+        for k in range(len(_K))
+        if bounds[k] < bounds[k + 1]
+    ]
     inverse = np.empty(m, np.int64)
     inverse[by_kind] = np.arange(m)
     specific = pa.concat_arrays(pieces).take(pa.array(inverse))
     del pieces
-    properties = _join("{", f["session"].take(pa.array(ev.session[lo:hi])), ",", f["device"].take(person_arr),
-                       specific, "}")
-    distinct = pc.if_else(pa.array(ts >= ev.identify_ts[person]), f["user"].take(person_arr),
-                          f["anon"].take(person_arr))
+    properties = _join(
+        "{", f["session"].take(pa.array(ev.session[lo:hi])), ",", f["device"].take(person_arr), specific, "}"
+    )
+    distinct = pc.if_else(
+        pa.array(ts >= ev.identify_ts[person]), f["user"].take(person_arr), f["anon"].take(person_arr)
+    )
     rng = np.random.default_rng([seed, 0x0E7E, number])
-    return pa.RecordBatch.from_arrays([
-        _uuid4_strings(rng, m),
-        _EVENT_NAMES.take(pa.array(kind)),
-        distinct,
-        pa.array(ts, pa.timestamp("us", tz="UTC")),
-        properties,
-        _person_column(f, kind, person, {_K.IDENTIFY: "identify_set", _K.UPGRADED_PLAN: "upgrade_set"}),
-        _person_column(f, kind, person, {_K.LANDING: "landing_once", _K.IDENTIFY: "identify_once"}),
-    ], schema=EVENT_BATCH_SCHEMA)
+    return pa.RecordBatch.from_arrays(
+        [
+            _uuid4_strings(rng, m),
+            _EVENT_NAMES.take(pa.array(kind)),
+            distinct,
+            pa.array(ts, pa.timestamp("us", tz="UTC")),
+            properties,
+            _person_column(f, kind, person, {_K.IDENTIFY: "identify_set", _K.UPGRADED_PLAN: "upgrade_set"}),
+            _person_column(f, kind, person, {_K.LANDING: "landing_once", _K.IDENTIFY: "identify_once"}),
+        ],
+        schema=EVENT_BATCH_SCHEMA,
+    )
 
 
 def _person_column(
@@ -812,11 +1031,14 @@ def _channel_costs(
     for k, ch in enumerate(cat.CHANNELS):
         if ch.cac is None:
             continue
-        brought = np.bincount(people["arrival"][people["signs_up"] & (people["channel"] == k)],
-                              minlength=spec.days)
+        brought = np.bincount(
+            people["arrival"][people["signs_up"] & (people["channel"] == k)], minlength=spec.days
+        )
         # Bids keep running on days that happen to convert nobody, hence the +0.3 floor.
         spend = ch.cac * (brought + 0.3) * rng.lognormal(0.0, 0.15, spec.days)
-        costs += [ChannelCost(spec.start_date + dt.timedelta(days=d), ch.name, round(float(v), 2))
-                  for d, v in enumerate(spend)]
+        costs += [
+            ChannelCost(spec.start_date + dt.timedelta(days=d), ch.name, round(float(v), 2))
+            for d, v in enumerate(spend)
+        ]
     costs.sort(key=lambda cc: (cc.date, cc.channel))
     return costs

@@ -55,6 +55,8 @@ def write_events_file(spec: DemoSpec, path: Path, on_progress: ProgressCallback 
             rows += batch.num_rows
             if on_progress:
                 on_progress(rows, 0, "rows")
+    if on_progress:
+        on_progress(rows, rows, "rows")  # done: the bar stops its clock
     with open(path.with_name("demo-channel-costs.csv"), "w", newline="") as fh:
         out = csv.writer(fh)
         out.writerow(["date", "channel", "spend", "currency"])

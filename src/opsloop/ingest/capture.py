@@ -87,7 +87,9 @@ def _first_string(*candidates: Any) -> str | None:
 def posthog_token(payload: Any, query_token: str | None) -> str | None:
     """The project token of a PostHog-shaped payload (`api_key`, `token`, `$token`, or in properties)."""
     if not isinstance(payload, dict | list):
-        raise CaptureError(400, "invalid_payload", 'the body must be an event object, an array, or {"batch": [...]}')
+        raise CaptureError(
+            400, "invalid_payload", 'the body must be an event object, an array, or {"batch": [...]}'
+        )
     if isinstance(payload, dict):
         props = payload.get("properties") if isinstance(payload.get("properties"), dict) else {}
         found = _first_string(

@@ -66,8 +66,16 @@ def _wire(
     set_: dict[str, Any] | None,
     set_once: dict[str, Any] | None,
 ) -> WireEvent:
-    return {"p": project_id, "u": uuid, "e": event, "d": distinct_id, "t": timestamp_us,
-            "q": orjson.Fragment(orjson.dumps(properties)), "s": set_, "o": set_once}
+    return {
+        "p": project_id,
+        "u": uuid,
+        "e": event,
+        "d": distinct_id,
+        "t": timestamp_us,
+        "q": orjson.Fragment(orjson.dumps(properties)),
+        "s": set_,
+        "o": set_once,
+    }
 
 
 def to_us(value: dt.datetime) -> int:
@@ -199,8 +207,14 @@ def normalize_posthog(
     else:
         ts = now
     return _wire(
-        project_id, _uuid(raw.get("uuid")), event, distinct_id, to_us(_settle_timestamp(ts, now)), props,
-        set_props, set_once,
+        project_id,
+        _uuid(raw.get("uuid")),
+        event,
+        distinct_id,
+        to_us(_settle_timestamp(ts, now)),
+        props,
+        set_props,
+        set_once,
     )
 
 
@@ -251,10 +265,7 @@ def normalize_segment(
         props.setdefault("$locale", context["locale"])
     traits = _object(raw.get("traits"), "traits")
     set_props: dict[str, Any] | None = None
-    if kind == "track":
-        event = _text(raw.get("event"), "event", MAX_NAME_CHARS)
-    else:
-        event = _SEGMENT_EVENT[kind]
+    event = _text(raw.get("event"), "event", MAX_NAME_CHARS) if kind == "track" else _SEGMENT_EVENT[kind]
     if kind == "identify":
         set_props = traits
         if user_id not in (None, "") and anon_id not in (None, "") and str(anon_id) != str(user_id):
@@ -278,4 +289,6 @@ def normalize_segment(
     msg_sent_at = raw.get("sentAt", sent_at)
     if raw.get("timestamp") is not None and msg_sent_at is not None:
         ts = ts + (now - parse_timestamp(msg_sent_at, "sentAt"))
-    return _wire(project_id, event_uuid, event, distinct_id, to_us(_settle_timestamp(ts, now)), props, set_props, None)
+    return _wire(
+        project_id, event_uuid, event, distinct_id, to_us(_settle_timestamp(ts, now)), props, set_props, None
+    )

@@ -11,17 +11,18 @@ import datetime as dt
 import logging
 import threading
 import time
-import uuid as uuidlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
 import pyarrow as pa
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
+from opsloop.ingest.events import new_uuid
 from opsloop.store.events import EventStore
-from opsloop.store.metadata import MetadataStore
+from opsloop.store.metadata import MetadataStore, bulk_insert
 from opsloop.store.models import Person, PersonDistinctId
 from opsloop.store.schema import DISTINCT_IDS_SCHEMA, PERSONS_SCHEMA
 
@@ -29,6 +30,8 @@ log = logging.getLogger("opsloop.identity")
 
 _CHUNK = 500
 _CACHE_LIMIT = 2_000_000
+#: Past this many unknown ids in one batch, loading the project's whole map is cheaper than looking them up.
+_BULK_LOAD_MISSES = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +75,24 @@ class _PersonState:
 
 @dataclass
 class _Batch:
+    """The identity changes of one batch, applied to both stores together by `_persist`."""
+
     project_id: int
     ids: dict[str, str] = field(default_factory=dict)  # distinct id -> person id, for this batch
+    members: dict[str, set[str]] = field(default_factory=dict)  # person id -> its distinct ids in `ids`
     persons: dict[str, _PersonState] = field(default_factory=dict)
     changed: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)
     new_ids: set[str] = field(default_factory=set)
     moved_ids: set[str] = field(default_factory=set)
+
+    def point(self, distinct_id: str, person_id: str) -> None:
+        """Map a distinct id to a person, keeping the reverse index in step."""
+        previous = self.ids.get(distinct_id)
+        if previous is not None:
+            self.members.get(previous, set()).discard(distinct_id)
+        self.ids[distinct_id] = person_id
+        self.members.setdefault(person_id, set()).add(distinct_id)
 
 
 def _from_us(us: int) -> dt.datetime:
@@ -92,6 +106,9 @@ class PersonRegistry:
         self.metadata = metadata
         self.store = store
         self._cache: dict[tuple[int, str], str] = {}
+        # Projects whose whole id map is in `_cache`: a miss there means "new id", no query needed. This
+        # holds because this registry is the only writer of the map; an integrity error resets it.
+        self._complete: set[int] = set()
         self._version = 0
         self._lock = threading.Lock()
 
@@ -103,17 +120,32 @@ class PersonRegistry:
     def apply(self, project_id: int, ops: Sequence[PersonOp]) -> dict[str, str]:
         """Apply `ops` in order and persist them; returns the person id of every distinct id involved."""
         with self._lock:
-            batch = _Batch(project_id)
-            self._load_ids(batch, self._referenced(ops))
-            for op in ops:
-                if isinstance(op, Seen):
-                    self._person_for(batch, op.distinct_id, op.timestamp_us)
-                elif isinstance(op, Link):
-                    self._link(batch, op)
-                else:
-                    self._set(batch, op)
-            self._persist(batch)
-            return batch.ids
+            try:
+                return self._apply(project_id, ops)
+            except IntegrityError:
+                # Another writer changed the map (e.g. an import beside a server on a shared database):
+                # forget what we cached and redo the batch from the stored truth.
+                log.warning("identity cache was stale for project %s; reloading", project_id)
+                self._forget(project_id)
+                return self._apply(project_id, ops)
+
+    def _apply(self, project_id: int, ops: Sequence[PersonOp]) -> dict[str, str]:
+        batch = _Batch(project_id)
+        self._load_ids(batch, self._referenced(ops))
+        for op in ops:
+            if isinstance(op, Seen):
+                self._person_for(batch, op.distinct_id, op.timestamp_us)
+            elif isinstance(op, Link):
+                self._link(batch, op)
+            else:
+                self._set(batch, op)
+        self._persist(batch)
+        return batch.ids
+
+    def _forget(self, project_id: int) -> None:
+        self._complete.discard(project_id)
+        for key in [k for k in self._cache if k[0] == project_id]:
+            del self._cache[key]
 
     @staticmethod
     def _referenced(ops: Iterable[PersonOp]) -> set[str]:
@@ -131,8 +163,15 @@ class PersonRegistry:
             if pid is None:
                 missing.append(did)
             else:
-                batch.ids[did] = pid
-        if not missing:
+                batch.point(did, pid)
+        if not missing or batch.project_id in self._complete:
+            return
+        if len(missing) > _BULK_LOAD_MISSES:
+            self._load_project(batch.project_id)
+            for did in missing:
+                pid = self._cache.get((batch.project_id, did))
+                if pid is not None:
+                    batch.point(did, pid)
             return
         with self.metadata.session() as session:
             for start in range(0, len(missing), _CHUNK):
@@ -144,7 +183,25 @@ class PersonRegistry:
                     )
                 )
                 for did, pid in rows:
-                    batch.ids[did] = pid
+                    batch.point(did, pid)
+
+    def _load_project(self, project_id: int) -> None:
+        """Cache a project's whole id map with one streaming query (cheaper than many IN lists)."""
+        with self.metadata.session() as session:
+            count = session.scalar(
+                select(func.count()).select_from(PersonDistinctId).where(PersonDistinctId.project_id == project_id)
+            )
+            if (count or 0) + len(self._cache) > _CACHE_LIMIT:
+                self._cache.clear()
+                self._complete.clear()
+            rows = session.execute(
+                select(PersonDistinctId.distinct_id, PersonDistinctId.person_id)
+                .where(PersonDistinctId.project_id == project_id)
+                .execution_options(yield_per=50_000)
+            )
+            for did, pid in rows:
+                self._cache[(project_id, did)] = pid
+        self._complete.add(project_id)
 
     def _load_person(self, batch: _Batch, person_id: str) -> _PersonState:
         state = batch.persons.get(person_id)
@@ -163,10 +220,10 @@ class PersonRegistry:
     def _person_for(self, batch: _Batch, distinct_id: str, timestamp_us: int) -> str:
         pid = batch.ids.get(distinct_id)
         if pid is None:
-            pid = str(uuidlib.uuid4())
+            pid = new_uuid()
             batch.persons[pid] = _PersonState(pid, {}, False, _from_us(timestamp_us), is_new=True)
             batch.changed.add(pid)
-            batch.ids[distinct_id] = pid
+            batch.point(distinct_id, pid)
             batch.new_ids.add(distinct_id)
         return pid
 
@@ -212,20 +269,25 @@ class PersonRegistry:
             batch.changed.add(main_pid)
 
     def _assign(self, batch: _Batch, distinct_id: str, person_id: str) -> None:
-        batch.ids[distinct_id] = person_id
+        batch.point(distinct_id, person_id)
         batch.new_ids.add(distinct_id)
 
     def _merge(self, batch: _Batch, other: _PersonState, main: _PersonState) -> None:
         """Move every distinct id of `other` to `main`; `main`'s properties win, `other` fills the gaps."""
-        with self.metadata.session() as session:
-            stored = session.scalars(
-                select(PersonDistinctId.distinct_id).where(
-                    PersonDistinctId.project_id == batch.project_id, PersonDistinctId.person_id == other.id
+        stored: list[str] = []
+        if not other.is_new:  # a person created in this batch has no stored ids yet
+            with self.metadata.session() as session:
+                stored = list(
+                    session.scalars(
+                        select(PersonDistinctId.distinct_id).where(
+                            PersonDistinctId.project_id == batch.project_id,
+                            PersonDistinctId.person_id == other.id,
+                        )
+                    )
                 )
-            ).all()
-        moving = set(stored) | {did for did, pid in batch.ids.items() if pid == other.id}
+        moving = set(stored) | set(batch.members.get(other.id, ()))
         for did in moving:
-            batch.ids[did] = main.id
+            batch.point(did, main.id)
             if did not in batch.new_ids:
                 batch.moved_ids.add(did)
         for key, value in other.properties.items():
@@ -248,8 +310,9 @@ class PersonRegistry:
         updated = [batch.persons[p] for p in batch.changed if not batch.persons[p].is_new]
         with self.metadata.session() as session, session.begin():
             if new_persons:
-                session.execute(
-                    insert(Person),
+                bulk_insert(
+                    session.connection(),
+                    Person.__table__,
                     [
                         {
                             "id": p.id,
@@ -283,8 +346,9 @@ class PersonRegistry:
                     ],
                 )
             if batch.new_ids:
-                session.execute(
-                    insert(PersonDistinctId),
+                bulk_insert(
+                    session.connection(),
+                    PersonDistinctId.__table__,
                     [
                         {
                             "project_id": project_id,
@@ -308,49 +372,32 @@ class PersonRegistry:
         self._mirror(batch, version)
         if len(self._cache) > _CACHE_LIMIT:
             self._cache.clear()
+            self._complete.clear()
         for did, pid in batch.ids.items():
             self._cache[(project_id, did)] = pid
 
     def _mirror(self, batch: _Batch, version: int) -> None:
         """Write the batch's person changes to the events store's replica tables."""
-        rows: list[dict[str, Any]] = [
-            {
-                "project_id": batch.project_id,
-                "id": p.id,
-                "created_at": p.created_at,
-                "properties": orjson.dumps(p.properties).decode(),
-                "is_identified": p.is_identified,
-                "is_deleted": False,
-                "version": version,
-            }
-            for p in (batch.persons[pid] for pid in batch.changed)
-        ]
-        rows += [
-            {
-                "project_id": batch.project_id,
-                "id": pid,
-                "created_at": dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
-                "properties": "{}",
-                "is_identified": False,
-                "is_deleted": True,
-                "version": version,
-            }
-            for pid in batch.deleted
-        ]
-        self.store.upsert_persons(pa.Table.from_pylist(rows, schema=PERSONS_SCHEMA))
-        ids = batch.new_ids | batch.moved_ids
-        self.store.upsert_distinct_ids(
-            pa.Table.from_pylist(
-                [
-                    {
-                        "project_id": batch.project_id,
-                        "distinct_id": did,
-                        "person_id": batch.ids[did],
-                        "is_deleted": False,
-                        "version": version,
-                    }
-                    for did in ids
-                ],
-                schema=DISTINCT_IDS_SCHEMA,
-            )
-        )
+        changed = [batch.persons[pid] for pid in batch.changed]
+        deleted = list(batch.deleted)
+        n = len(changed) + len(deleted)
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        persons = {
+            "project_id": [batch.project_id] * n,
+            "id": [p.id for p in changed] + deleted,
+            "created_at": [p.created_at for p in changed] + [epoch] * len(deleted),
+            "properties": [orjson.dumps(p.properties).decode() for p in changed] + ["{}"] * len(deleted),
+            "is_identified": [p.is_identified for p in changed] + [False] * len(deleted),
+            "is_deleted": [False] * len(changed) + [True] * len(deleted),
+            "version": [version] * n,
+        }
+        self.store.upsert_persons(pa.table(persons, schema=PERSONS_SCHEMA))
+        ids = list(batch.new_ids | batch.moved_ids)
+        distinct_ids = {
+            "project_id": [batch.project_id] * len(ids),
+            "distinct_id": ids,
+            "person_id": [batch.ids[did] for did in ids],
+            "is_deleted": [False] * len(ids),
+            "version": [version] * len(ids),
+        }
+        self.store.upsert_distinct_ids(pa.table(distinct_ids, schema=DISTINCT_IDS_SCHEMA))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 from datetime import timedelta
@@ -167,8 +168,6 @@ class DuckDBEventStore:
     def close(self) -> None:
         """Checkpoint and close the database file."""
         with self._write_lock:
-            try:
+            with contextlib.suppress(duckdb.Error):
                 self._con.execute("CHECKPOINT")
-            except duckdb.Error:
-                pass
             self._con.close()

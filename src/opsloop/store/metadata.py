@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -43,6 +45,31 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows with one driver `executemany`, skipping the ORM's per-row work.
+
+    The statement is compiled once for the dialect and values go through each column's own bind processor,
+    so what is stored is exactly what a normal insert would store (JSON text, SQLite date-time strings...).
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    keys = list(rows[0])
+    compiled = table.insert().compile(dialect=dialect, column_keys=keys)
+    processors = {key: table.c[key].type._cached_bind_processor(dialect) for key in keys}
+    processed = [
+        {key: (proc(row[key]) if (proc := processors[key]) is not None else row[key]) for key in keys}
+        for row in rows
+    ]
+    if compiled.positional:
+        order = [compiled.binds[name].key for name in compiled.positiontup or ()]
+        params: list[Any] = [tuple(row[key] for key in order) for row in processed]
+    else:
+        names = {name: bind.key for name, bind in compiled.binds.items()}
+        params = [{name: row[key] for name, key in names.items()} for row in processed]
+    connection.exec_driver_sql(compiled.string, params)
 
 
 class MetadataStore:

@@ -72,8 +72,8 @@ def _timestamp(arrow_type: pa.DataType) -> str:
 class Stager:
     """Owns one in-memory DuckDB used only to transform import batches."""
 
-    def __init__(self, threads: int | None = None) -> None:
-        config: dict[str, object] = {"enable_external_access": False}
+    def __init__(self, threads: int | None = None, memory_limit: str = "512MB") -> None:
+        config: dict[str, object] = {"enable_external_access": False, "memory_limit": memory_limit}
         if threads:
             config["threads"] = threads
         self._con = duckdb.connect(":memory:", config=config)
@@ -124,6 +124,7 @@ class Stager:
 
         json_checks = "".join(json_check(c, c) for c in ("properties", "$set", "$set_once"))
         json_problem = f"CASE {json_checks} ELSE NULL END" if json_checks else "CAST(NULL AS VARCHAR)"
+        # An empty `$set` is no person update: NULLIF below keeps such rows off the per-row identity path.
         sql = f"""
         WITH src AS (
             SELECT *,
@@ -151,8 +152,8 @@ class Stager:
         )
         SELECT _row, _reason AS reason, _ev AS event, _did AS distinct_id, _ts AS ts, _uuid AS raw_uuid,
                CASE WHEN _reason IS NULL THEN CAST({props_json} AS VARCHAR) END AS properties,
-               CASE WHEN _reason IS NULL THEN CAST({set_json} AS VARCHAR) END AS "set",
-               CASE WHEN _reason IS NULL THEN CAST({set_once_json} AS VARCHAR) END AS set_once
+               CASE WHEN _reason IS NULL THEN CAST(NULLIF({set_json}, '{{}}'::JSON) AS VARCHAR) END AS "set",
+               CASE WHEN _reason IS NULL THEN CAST(NULLIF({set_once_json}, '{{}}'::JSON) AS VARCHAR) END AS set_once
         FROM checked
         """
         cur = self._con.cursor()
@@ -193,8 +194,10 @@ class Stager:
         so the server keeps answering requests while a batch is written.
         """
         log = pa.table(
-            {"_p": pa.array(range(len(payloads)), pa.int64()),
-             "payload": pa.array(payloads, pa.binary()).cast(pa.string())}
+            {
+                "_p": pa.array(range(len(payloads)), pa.int64()),
+                "payload": pa.array(payloads, pa.binary()).cast(pa.string()),
+            }
         )
         cur = self._con.cursor()
         try:
