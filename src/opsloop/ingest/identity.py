@@ -109,6 +109,8 @@ class PersonRegistry:
         # Projects whose whole id map is in `_cache`: a miss there means "new id", no query needed. This
         # holds because this registry is the only writer of the map; an integrity error resets it.
         self._complete: set[int] = set()
+        #: Moves whenever cached mappings are dropped, so copies of them (staging's known ids) are dropped too.
+        self.generation = 0
         self._version = 0
         self._lock = threading.Lock()
 
@@ -143,6 +145,7 @@ class PersonRegistry:
         return batch.ids
 
     def _forget(self, project_id: int) -> None:
+        self.generation += 1
         self._complete.discard(project_id)
         for key in [k for k in self._cache if k[0] == project_id]:
             del self._cache[key]
@@ -194,6 +197,7 @@ class PersonRegistry:
             if (count or 0) + len(self._cache) > _CACHE_LIMIT:
                 self._cache.clear()
                 self._complete.clear()
+                self.generation += 1
             rows = session.execute(
                 select(PersonDistinctId.distinct_id, PersonDistinctId.person_id)
                 .where(PersonDistinctId.project_id == project_id)
@@ -373,6 +377,7 @@ class PersonRegistry:
         if len(self._cache) > _CACHE_LIMIT:
             self._cache.clear()
             self._complete.clear()
+            self.generation += 1
         for did, pid in batch.ids.items():
             self._cache[(project_id, did)] = pid
 

@@ -83,7 +83,8 @@ class EventWriter:
         stager = stager or self.stager
         if valid.num_rows == 0:
             return WriteResult(stored=0, duplicates=0)
-        first = stager.first_seen(valid)
+        stager.sync_known(self.persons.generation)
+        first = stager.unseen_ids(valid, project_id)
         ops: list[PersonOp] = [
             Seen(did, ts)
             for did, ts in zip(
@@ -108,15 +109,9 @@ class EventWriter:
             )
             special.append(event)
             ops.extend(identity_ops(event))
-        person_ids = self.persons.apply(project_id, ops)
+        stager.remember(project_id, self.persons.apply(project_id, ops))
         self._apply_groups(project_id, special)
-        persons = pa.table(
-            {
-                "distinct_id": pa.array(list(person_ids), pa.string()),
-                "person_id": pa.array(list(person_ids.values()), pa.string()),
-            }
-        )
-        table = stager.to_events(valid, persons, project_id, now)
+        table = stager.to_events(valid, project_id, now)
         stored = self.store.insert_events(table, self.dedup_window)
         return WriteResult(stored=stored, duplicates=valid.num_rows - stored)
 

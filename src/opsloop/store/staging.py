@@ -17,6 +17,7 @@ from opsloop.store.schema import EVENTS_SCHEMA
 
 #: Prefixes of extra columns: event property, person `$set`, person `$set_once`.
 PROPERTY_PREFIX, SET_PREFIX, SET_ONCE_PREFIX = "p.", "s.", "so."
+_KNOWN_LIMIT = 5_000_000
 _NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 
 
@@ -77,6 +78,11 @@ class Stager:
         if threads:
             config["threads"] = threads
         self._con = duckdb.connect(":memory:", config=config)
+        # Distinct id -> person decisions of the identity registry, so that batches join person ids in SQL
+        # and only unseen ids and identity rows go through Python.
+        self._con.execute("CREATE TABLE _known (project_id BIGINT, distinct_id VARCHAR, person_id VARCHAR)")
+        self._known_generation: int | None = None
+        self._known_rows = 0
         self._con.execute("SET TimeZone = 'UTC'")
 
     def stage(self, batch: pa.Table, project_id: int, now: dt.datetime) -> StagedBatch:
@@ -224,43 +230,72 @@ class Stager:
             cur.unregister("_log")
             cur.close()
 
-    def first_seen(self, valid: pa.Table) -> pa.Table:
-        """Each distinct id of a staged batch with its earliest timestamp (microseconds)."""
+    def sync_known(self, generation: int) -> None:
+        """Empty the known-id table when the identity registry's cache was reset (its generation moved)."""
+        if generation != self._known_generation or self._known_rows > _KNOWN_LIMIT:
+            self._con.execute("DELETE FROM _known")
+            self._known_generation = generation
+            self._known_rows = 0
+
+    def unseen_ids(self, valid: pa.Table, project_id: int) -> pa.Table:
+        """Distinct ids of a staged batch not yet in the known-id table, with their earliest timestamp (us)."""
         cur = self._con.cursor()
         try:
             cur.register("_v", valid)
             return fetch_arrow(
                 cur.execute(
-                    'SELECT distinct_id, epoch_us(min("timestamp")) AS ts FROM _v GROUP BY distinct_id'
+                    """
+                    SELECT distinct_id, epoch_us(min("timestamp")) AS ts FROM _v
+                    WHERE distinct_id NOT IN (SELECT distinct_id FROM _known WHERE project_id = ?)
+                    GROUP BY distinct_id
+                    """,
+                    [project_id],
                 )
             )
         finally:
             cur.unregister("_v")
             cur.close()
 
-    def to_events(
-        self, valid: pa.Table, persons: pa.Table, project_id: int, inserted_at: dt.datetime
-    ) -> pa.Table:
-        """Attach person ids (`persons`: distinct_id, person_id) and shape rows as `EVENTS_SCHEMA`."""
+    def remember(self, project_id: int, ids: dict[str, str]) -> None:
+        """Record distinct id -> person mappings the identity registry just decided (new, moved, touched)."""
+        if not ids:
+            return
+        mapping = pa.table(
+            {"distinct_id": pa.array(list(ids), pa.string()), "person_id": pa.array(list(ids.values()), pa.string())}
+        )
+        cur = self._con.cursor()
+        try:
+            cur.register("_m", mapping)
+            cur.execute(
+                "DELETE FROM _known WHERE project_id = ? AND distinct_id IN (SELECT distinct_id FROM _m)", [project_id]
+            )
+            cur.execute("INSERT INTO _known SELECT ?, distinct_id, person_id FROM _m", [project_id])
+        finally:
+            cur.unregister("_m")
+            cur.close()
+        self._known_rows += mapping.num_rows
+
+    def to_events(self, valid: pa.Table, project_id: int, inserted_at: dt.datetime) -> pa.Table:
+        """Attach person ids from the known-id table and shape rows as `EVENTS_SCHEMA`."""
         cur = self._con.cursor()
         try:
             cur.register("_v", valid)
-            cur.register("_p", persons)
             table = fetch_arrow(
                 cur.execute(
                     """
-                    SELECT v.uuid, CAST(? AS BIGINT) AS project_id, v.event, v.distinct_id, p.person_id,
-                           v."timestamp", v.properties, v.session_id, CAST(? AS TIMESTAMPTZ) AS inserted_at
-                    FROM _v AS v JOIN _p AS p USING (distinct_id)
+                    SELECT v.uuid, CAST($project AS BIGINT) AS project_id, v.event, v.distinct_id, k.person_id,
+                           v."timestamp", v.properties, v.session_id, CAST($now AS TIMESTAMPTZ) AS inserted_at
+                    FROM _v AS v JOIN (SELECT * FROM _known WHERE project_id = $project) AS k USING (distinct_id)
                     ORDER BY v."timestamp"
                     """,
-                    [project_id, inserted_at],
+                    {"project": project_id, "now": inserted_at},
                 )
             )
         finally:
             cur.unregister("_v")
-            cur.unregister("_p")
             cur.close()
+        if table.num_rows != valid.num_rows:
+            raise RuntimeError("an event's distinct id had no person: the identity cache is inconsistent")
         return table.cast(EVENTS_SCHEMA)
 
     def close(self) -> None:
