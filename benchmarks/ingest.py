@@ -219,9 +219,7 @@ def make_parquet(path: Path, rows: int, persons: int = 200_000) -> None:
                 '"}',
                 "",
             )
-            ts = pa.array(
-                start + np.sort(rng.integers(0, 120 * 86_400_000_000, n)), pa.timestamp("us", tz="UTC")
-            )
+            ts = pa.array(start + np.sort(rng.integers(0, 120 * 86_400_000_000, n)), pa.timestamp("us", tz="UTC"))
             writer.write_table(
                 pa.table(
                     {
@@ -309,9 +307,7 @@ def run_bulk(rows: int) -> dict[str, object]:
 
 def main() -> None:
     """Parse arguments and run the selected parts."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=["http", "bulk"])
     parser.add_argument("--seconds", type=int, default=10, help="duration of each HTTP scenario")
     parser.add_argument("--connections", type=int, default=64)

@@ -97,9 +97,7 @@ class LiveServer:
 def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, Runtime]:
     """Run the app with uvicorn in a thread until it answers."""
     runtime = Runtime(settings)
-    config = uvicorn.Config(
-        create_app(runtime=runtime), host="127.0.0.1", port=settings.port, log_level="warning"
-    )
+    config = uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=settings.port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

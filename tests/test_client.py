@@ -249,9 +249,7 @@ def test_non_json_native_values_are_serialised(
     assert props["big"] == 2**70
 
 
-def test_payload_is_accepted_by_the_server_parser(
-    server: FakeServer, make_client: Callable[..., Client]
-) -> None:
+def test_payload_is_accepted_by_the_server_parser(server: FakeServer, make_client: Callable[..., Client]) -> None:
     from opsloop.ingest.capture import decode_body, parse_posthog
 
     client = make_client(sync_mode=True)
@@ -361,9 +359,7 @@ def test_flush_interval_sends_without_flush(server: FakeServer, make_client: Cal
     assert server.wait_for(lambda: len(server.requests) == 1, timeout=3)
 
 
-def test_flush_delivers_and_returns_quickly_when_idle(
-    server: FakeServer, make_client: Callable[..., Client]
-) -> None:
+def test_flush_delivers_and_returns_quickly_when_idle(server: FakeServer, make_client: Callable[..., Client]) -> None:
     client = make_client(flush_at=100, flush_interval=30)
     client.flush()  # nothing queued, no thread yet
     client.capture("u", "e")
@@ -468,9 +464,7 @@ def test_connection_errors_retried_then_given_up(make_client: Callable[..., Clie
 def test_server_closed_keepalive_is_reopened(server: FakeServer, make_client: Callable[..., Client]) -> None:
     server.drop_connections = True
     errors: list[Any] = []
-    client = make_client(
-        sync_mode=True, backoff_base=5, backoff_cap=5, on_error=lambda exc, batch: errors.append(exc)
-    )
+    client = make_client(sync_mode=True, backoff_base=5, backoff_cap=5, on_error=lambda exc, batch: errors.append(exc))
     started = time.monotonic()
     for i in range(3):
         client.capture("u", f"e{i}")
@@ -543,9 +537,7 @@ def test_concurrent_capture_loses_nothing(server: FakeServer, make_client: Calla
     assert all(len(r.payload["batch"]) <= 50 for r in server.requests)
 
 
-def test_capture_after_shutdown_is_sent_synchronously(
-    server: FakeServer, make_client: Callable[..., Client]
-) -> None:
+def test_capture_after_shutdown_is_sent_synchronously(server: FakeServer, make_client: Callable[..., Client]) -> None:
     client = make_client(flush_at=100, flush_interval=30)
     client.capture("u", "before")
     client.shutdown()
@@ -656,9 +648,7 @@ def test_sdk_against_real_opsloop_server(live_server) -> None:  # type: ignore[n
     sdk.set_person_properties("user-e2e", {"plan": "pro"})
     sdk.flush()
     sdk.shutdown()
-    rows = live_server.sql(
-        "select event, count(*), count(distinct person_id) from events group by 1 order by 1"
-    )
+    rows = live_server.sql("select event, count(*), count(distinct person_id) from events group by 1 order by 1")
     assert rows == [
         ["$create_alias", 1, 1],
         ["$identify", 1, 1],

@@ -125,9 +125,7 @@ def _dumps(obj: Any) -> bytes:
     """Serialise to compact JSON bytes; raises TypeError for values that have no JSON form."""
     if _orjson is not None:
         try:
-            return _orjson.dumps(
-                obj, default=_default, option=_orjson.OPT_NON_STR_KEYS | _orjson.OPT_NAIVE_UTC
-            )
+            return _orjson.dumps(obj, default=_default, option=_orjson.OPT_NON_STR_KEYS | _orjson.OPT_NAIVE_UTC)
         except TypeError:
             pass  # e.g. an int beyond 64 bits, which the standard library encodes fine
     try:
@@ -208,9 +206,7 @@ class _Transport:
 
     def _connect(self) -> http.client.HTTPConnection:
         if self.scheme == "https":
-            return http.client.HTTPSConnection(
-                self.netloc, timeout=self.timeout, context=ssl.create_default_context()
-            )
+            return http.client.HTTPSConnection(self.netloc, timeout=self.timeout, context=ssl.create_default_context())
         return http.client.HTTPConnection(self.netloc, timeout=self.timeout)
 
     def close(self) -> None:

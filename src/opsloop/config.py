@@ -55,32 +55,24 @@ class Settings(BaseSettings):
         default=500,
         description="How often acknowledged events are moved from the ingest log to the events store.",
     )
-    flush_max_events: int = Field(
-        default=50_000, description="Most events written to the events store in one batch."
-    )
+    flush_max_events: int = Field(default=50_000, description="Most events written to the events store in one batch.")
     dedup_window_hours: int = Field(
         default=48,
         description="Events are de-duplicated on `uuid` against stored events whose timestamp lies within this "
         "many hours of the incoming batch's timestamps.",
     )
-    sql_timeout_seconds: float = Field(
-        default=30.0, description="Time limit for one query of the read-only SQL API."
-    )
+    sql_timeout_seconds: float = Field(default=30.0, description="Time limit for one query of the read-only SQL API.")
     sql_max_rows: int = Field(default=10_000, description="Most rows returned by one SQL API query.")
     import_batch_rows: int = Field(
-        default=200_000, description="Rows read and written per batch by `opsloop import` (bounds memory)."
+        default=100_000, description="Rows read and written per batch by `opsloop import` (bounds memory)."
     )
     duckdb_memory_limit: str = Field(
         default="1GB",
         description="DuckDB memory limit for the events store (DuckDB syntax, e.g. `4GB`); larger queries "
         "spill to disk.",
     )
-    duckdb_threads: int | None = Field(
-        default=None, description="DuckDB worker threads; default: number of CPU cores."
-    )
-    log_level: str = Field(
-        default="info", description="Log level of the server (`debug`, `info`, `warning`)."
-    )
+    duckdb_threads: int | None = Field(default=None, description="DuckDB worker threads; default: number of CPU cores.")
+    log_level: str = Field(default="info", description="Log level of the server (`debug`, `info`, `warning`).")
 
     @cached_property
     def resolved_data_dir(self) -> Path:

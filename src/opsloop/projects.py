@@ -67,9 +67,7 @@ class ProjectService:
         try:
             zoneinfo.ZoneInfo(timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ProjectError(
-                f"unknown timezone {timezone!r} (use an IANA name like Asia/Shanghai)"
-            ) from exc
+            raise ProjectError(f"unknown timezone {timezone!r} (use an IANA name like Asia/Shanghai)") from exc
         if week_start not in ("monday", "sunday"):
             raise ProjectError("week_start must be 'monday' or 'sunday'")
         token = TOKEN_PREFIX + secrets.token_urlsafe(24)
@@ -110,9 +108,7 @@ class ProjectService:
             return cached[0]
         with self.metadata.session() as session:
             project_id = session.scalar(
-                select(ProjectToken.project_id).where(
-                    ProjectToken.token == token, ProjectToken.revoked_at.is_(None)
-                )
+                select(ProjectToken.project_id).where(ProjectToken.token == token, ProjectToken.revoked_at.is_(None))
             )
         with self._lock:
             if len(self._token_cache) > 10_000:

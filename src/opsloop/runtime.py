@@ -48,9 +48,7 @@ class Runtime:
     @cached_property
     def writer(self) -> EventWriter:
         """The single write path into the events store."""
-        return EventWriter(
-            self.metadata, self.store, dedup_window=dt.timedelta(hours=self.settings.dedup_window_hours)
-        )
+        return EventWriter(self.metadata, self.store, dedup_window=dt.timedelta(hours=self.settings.dedup_window_hours))
 
     @property
     def pipeline(self) -> IngestPipeline:
@@ -70,9 +68,7 @@ class Runtime:
             os.close(fd)
             raise StoreLocked(f"another opsloop server is using {wal_dir}") from exc
         self._lock_fd = fd
-        ingest_log = IngestLog(
-            wal_dir, segment_bytes=self.settings.wal_segment_bytes, fsync=self.settings.wal_fsync
-        )
+        ingest_log = IngestLog(wal_dir, segment_bytes=self.settings.wal_segment_bytes, fsync=self.settings.wal_fsync)
         self._pipeline = IngestPipeline(
             ingest_log,
             self.writer,

@@ -203,9 +203,7 @@ def test_resurrection_exists(rows: list[dict]) -> None:
     for r in rows:
         active[person[r["distinct_id"]]].add(r["timestamp"].date())
     gaps = [
-        max((b - a).days for a, b in zip(sorted(d), sorted(d)[1:], strict=False))
-        for d in active.values()
-        if len(d) > 1
+        max((b - a).days for a, b in zip(sorted(d), sorted(d)[1:], strict=False)) for d in active.values() if len(d) > 1
     ]
     assert any(g > 14 for g in gaps)  # >= 14 whole inactive days, then active again
     opens = [r for r in rows if r["event"] in ("push_opened", "email_opened")]

@@ -14,13 +14,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 def test_every_setting_is_in_configuration_md() -> None:
     text = (DOCS / "configuration.md").read_text()
-    missing = [
-        f"OPSLOOP_{name.upper()}" for name in Settings.model_fields if f"`OPSLOOP_{name.upper()}`" not in text
-    ]
+    missing = [f"OPSLOOP_{name.upper()}" for name in Settings.model_fields if f"`OPSLOOP_{name.upper()}`" not in text]
     assert not missing, f"undocumented settings: {missing}"
-    assert all(field.description for field in Settings.model_fields.values()), (
-        "every setting needs a description"
-    )
+    assert all(field.description for field in Settings.model_fields.values()), "every setting needs a description"
 
 
 def test_every_cli_command_is_in_cli_md() -> None:

@@ -98,18 +98,14 @@ def test_jsonl_with_bad_lines_and_identity(runtime: Runtime, project_id: int, tm
     assert rows(runtime, "select properties->>'email' from persons") == [["x@example.com"]]
 
 
-def test_parquet_streams_in_batches_and_is_idempotent(
-    runtime: Runtime, project_id: int, tmp_path: Path
-) -> None:
+def test_parquet_streams_in_batches_and_is_idempotent(runtime: Runtime, project_id: int, tmp_path: Path) -> None:
     n = 25_000
     start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
     table = pa.table(
         {
             "event": pa.array(["e"] * n),
             "distinct_id": pa.array([f"d{i % 700}" for i in range(n)]),
-            "timestamp": pa.array(
-                [start + dt.timedelta(seconds=i) for i in range(n)], pa.timestamp("us", tz="UTC")
-            ),
+            "timestamp": pa.array([start + dt.timedelta(seconds=i) for i in range(n)], pa.timestamp("us", tz="UTC")),
             "properties": pa.array([json.dumps({"i": i}) for i in range(n)]),
             "ignored": pa.array(["x"] * n),
         }
@@ -127,13 +123,11 @@ def test_parquet_streams_in_batches_and_is_idempotent(
     )
     assert summary.stored == n and summary.rejected == 0
     assert progress[-1] == n and len(progress) == 7, "7 batches of at most 4,000 rows"
-    assert rows(
-        runtime, "select count(*), count(distinct person_id), max((properties->>'i')::int) from events"
-    ) == [[n, 700, n - 1]]
+    assert rows(runtime, "select count(*), count(distinct person_id), max((properties->>'i')::int) from events") == [
+        [n, 700, n - 1]
+    ]
     assert rows(runtime, "select count(*) from events where properties->>'ignored' is not null") == [[0]]
-    rerun = import_file(
-        runtime.writer, path, project_id, batch_rows=4_000, mapping=ColumnMapping.parse(["ignored=-"])
-    )
+    rerun = import_file(runtime.writer, path, project_id, batch_rows=4_000, mapping=ColumnMapping.parse(["ignored=-"]))
     assert (rerun.stored, rerun.duplicates) == (0, n)
 
 

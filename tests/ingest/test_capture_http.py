@@ -46,13 +46,9 @@ def test_gzip_bodies_header_and_query_param(live_server: LiveServer) -> None:
     body = {"api_key": live_server.project.token, "batch": [{"event": "gz", "distinct_id": "d"}] * 1}
     raw = gzip.compress(json.dumps(body).encode())
     r1 = live_server.client.post("/batch/", content=raw, headers={"Content-Encoding": "gzip"})
-    r2 = live_server.client.post(
-        "/batch/?compression=gzip-js", content=raw, headers={"Content-Type": "text/plain"}
-    )
+    r2 = live_server.client.post("/batch/?compression=gzip-js", content=raw, headers={"Content-Type": "text/plain"})
     form = "data=" + base64.b64encode(json.dumps(body).encode()).decode()
-    r3 = live_server.client.post(
-        "/e/", content=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
-    )
+    r3 = live_server.client.post("/e/", content=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert [r1.status_code, r2.status_code, r3.status_code] == [200, 200, 200]
     assert count(live_server, "event = 'gz'") == 3
 
@@ -196,9 +192,7 @@ def test_segment_endpoints_and_auth_styles(live_server: LiveServer) -> None:
         ).status_code
         == 200
     )
-    assert (
-        client.post("/v1/screen", json={"writeKey": key, "userId": "s1", "name": "Feed"}).status_code == 200
-    )
+    assert client.post("/v1/screen", json={"writeKey": key, "userId": "s1", "name": "Feed"}).status_code == 200
     assert (
         client.post(
             "/v1/identify",
@@ -217,10 +211,7 @@ def test_segment_endpoints_and_auth_styles(live_server: LiveServer) -> None:
         ).status_code
         == 200
     )
-    assert (
-        client.post("/v1/alias", json={"writeKey": key, "userId": "s1", "previousId": "old-s1"}).status_code
-        == 200
-    )
+    assert client.post("/v1/alias", json={"writeKey": key, "userId": "s1", "previousId": "old-s1"}).status_code == 200
     events = dict(live_server.sql("select event, count(*) from events group by 1"))
     assert events == {
         "Signed Up": 1,
@@ -230,9 +221,9 @@ def test_segment_endpoints_and_auth_styles(live_server: LiveServer) -> None:
         "$groupidentify": 1,
         "$create_alias": 1,
     }
-    assert live_server.sql(
-        """select properties->>'$."$current_url"' from events where event = '$pageview'"""
-    ) == [["https://x.test/"]]
+    assert live_server.sql("""select properties->>'$."$current_url"' from events where event = '$pageview'""") == [
+        ["https://x.test/"]
+    ]
     # a1 (page) and s1 (everything else) are one person after identify.
     assert live_server.sql("select count(distinct person_id) from events") == [[1]]
 
@@ -274,9 +265,7 @@ def test_segment_errors_are_code_and_message(live_server: LiveServer) -> None:
 
 
 def test_unknown_token_is_401_and_nothing_stored(live_server: LiveServer) -> None:
-    r = live_server.client.post(
-        "/capture/", json={"api_key": "olp_not_a_token", "event": "x", "distinct_id": "d"}
-    )
+    r = live_server.client.post("/capture/", json={"api_key": "olp_not_a_token", "event": "x", "distinct_id": "d"})
     assert r.status_code == 401 and "token" in r.json()["detail"]
     r = live_server.client.post("/capture/", json={"event": "x", "distinct_id": "d"})
     assert r.status_code == 401
@@ -314,8 +303,7 @@ def test_oversized_bodies_get_413(live_server: LiveServer) -> None:
     assert r.status_code == 413 and "decompressed" in r.json()["detail"]
     too_many = {
         "api_key": live_server.project.token,
-        "batch": [{"event": "e", "distinct_id": "d"}]
-        * (live_server.runtime.settings.max_events_per_request + 1),
+        "batch": [{"event": "e", "distinct_id": "d"}] * (live_server.runtime.settings.max_events_per_request + 1),
     }
     assert live_server.client.post("/batch/", json=too_many).status_code == 413
 

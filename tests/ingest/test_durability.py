@@ -105,10 +105,7 @@ def test_sigkill_loses_no_acknowledged_event(tmp_path: Path) -> None:
             retried = 0
             for sender in all_senders:
                 for batch in sender.unsure:
-                    assert (
-                        client.post("/batch/", json={"api_key": project.token, "batch": batch}).status_code
-                        == 200
-                    )
+                    assert client.post("/batch/", json={"api_key": project.token, "batch": batch}).status_code == 200
                     retried += len(batch)
             deadline = time.monotonic() + 30
             while client.get("/healthz").json()["pending_events"] and time.monotonic() < deadline:

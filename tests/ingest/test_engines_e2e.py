@@ -13,9 +13,9 @@ from tests.conftest import LiveServer, free_port, start_server
 
 
 @pytest.fixture(params=["duckdb", "chdb"])
-def engine_server(request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[
-    LiveServer
-]:
+def engine_server(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path
+) -> Iterator[LiveServer]:
     """A live server whose events store is DuckDB or chdb."""
     url = f"{request.param}://{tmp_path / ('events.' + request.param)}"
     settings = make_settings(port=free_port(), events_url=url)
@@ -33,8 +33,12 @@ def test_capture_merge_and_query_on_each_engine(engine_server: LiveServer) -> No
     other = server.new_project("other")
     batch = [
         {"event": "$pageview", "distinct_id": "anon-1", "uuid": "0b7e5a1c-0000-4000-8000-000000000001"},
-        {"event": "$identify", "distinct_id": "user-1", "properties": {"$anon_distinct_id": "anon-1"},
-         "$set": {"plan": "pro"}},
+        {
+            "event": "$identify",
+            "distinct_id": "user-1",
+            "properties": {"$anon_distinct_id": "anon-1"},
+            "$set": {"plan": "pro"},
+        },
         {"event": "purchase", "distinct_id": "user-1", "properties": {"revenue": 5}},
     ]
     for _ in range(2):  # the re-sent batch adds only the events without a client uuid

@@ -8,12 +8,8 @@ from tests.conftest import LiveServer
 def test_keys_tokens_and_sql_are_confined_to_their_project(live_server: LiveServer) -> None:
     a, b = live_server.project, live_server.new_project("B")
     client = live_server.client
-    client.post(
-        "/batch/", json={"api_key": a.token, "batch": [{"event": "a-event", "distinct_id": "shared-id"}] * 3}
-    )
-    client.post(
-        "/batch/", json={"api_key": b.token, "batch": [{"event": "b-event", "distinct_id": "shared-id"}] * 2}
-    )
+    client.post("/batch/", json={"api_key": a.token, "batch": [{"event": "a-event", "distinct_id": "shared-id"}] * 3})
+    client.post("/batch/", json={"api_key": b.token, "batch": [{"event": "b-event", "distinct_id": "shared-id"}] * 2})
     live_server.flush()
 
     # Each project's SQL sees its own events and persons only, even with the same distinct id.
@@ -30,9 +26,7 @@ def test_keys_tokens_and_sql_are_confined_to_their_project(live_server: LiveServ
     assert r.status_code == 403
     assert client.get(f"/api/projects/{b.project.id}/persons/shared-id", headers=headers_a).status_code == 403
     # The capture token is write-only: it is not an API key.
-    r = client.post(
-        f"/api/projects/{a.project.id}/query", json=sql, headers={"Authorization": f"Bearer {a.token}"}
-    )
+    r = client.post(f"/api/projects/{a.project.id}/query", json=sql, headers={"Authorization": f"Bearer {a.token}"})
     assert r.status_code == 401
     assert client.post(f"/api/projects/{a.project.id}/query", json=sql).status_code == 401
 

@@ -134,26 +134,20 @@ def test_reinserting_a_batch_stores_nothing(store: EventStore, make_events: Call
     assert store.count_events(1) == 3
 
 
-def test_duplicates_inside_a_batch_are_stored_once(
-    store: EventStore, make_events: Callable[..., pa.Table]
-) -> None:
+def test_duplicates_inside_a_batch_are_stored_once(store: EventStore, make_events: Callable[..., pa.Table]) -> None:
     # uuid 1 three times and uuid 2 once: two events.
     assert store.insert_events(make_events((1,), (2,), (1,), (1,)), WINDOW) == 2
     assert store.count_events(1) == 2
 
 
-def test_same_uuid_in_two_projects_is_stored_for_both(
-    store: EventStore, make_events: Callable[..., pa.Table]
-) -> None:
+def test_same_uuid_in_two_projects_is_stored_for_both(store: EventStore, make_events: Callable[..., pa.Table]) -> None:
     batch = make_events((1, 1), (1, 2))
     assert store.insert_events(batch, WINDOW) == 2
     assert store.insert_events(batch, WINDOW) == 0
     assert (store.count_events(1), store.count_events(2)) == (1, 1)
 
 
-def test_uuid_outside_the_dedup_window_is_stored_again(
-    store: EventStore, make_events: Callable[..., pa.Table]
-) -> None:
+def test_uuid_outside_the_dedup_window_is_stored_again(store: EventStore, make_events: Callable[..., pa.Table]) -> None:
     assert store.insert_events(make_events((1, 1, "d1", ALICE, NOW)), WINDOW) == 1
     # 12 hours later is inside the 24-hour window: a duplicate.
     assert store.insert_events(make_events((1, 1, "d1", ALICE, NOW + dt.timedelta(hours=12))), WINDOW) == 0
@@ -191,9 +185,7 @@ def test_events_report_the_person_a_distinct_id_was_merged_into(
     assert person_of_events() == [[event_uuid(1), BOB], [event_uuid(2), BOB]]
 
 
-def test_query_binds_question_mark_parameters(
-    store: EventStore, make_events: Callable[..., pa.Table]
-) -> None:
+def test_query_binds_question_mark_parameters(store: EventStore, make_events: Callable[..., pa.Table]) -> None:
     store.insert_events(make_events((1, 1, "d1"), (2, 1, "d2"), (3, 1, "d2"), (4, 2, "d2")), WINDOW)
     result = store.query(
         "SELECT count(*) AS n, max(? ) AS echoed FROM events WHERE project_id = ? AND distinct_id = ?",
@@ -223,9 +215,7 @@ def test_engine_refuses_file_access(store: EventStore) -> None:
         store.query(FILE_SQL[engine(store)])
 
 
-def test_sandboxed_sql_reads_only_its_project(
-    store: EventStore, make_events: Callable[..., pa.Table]
-) -> None:
+def test_sandboxed_sql_reads_only_its_project(store: EventStore, make_events: Callable[..., pa.Table]) -> None:
     store.insert_events(make_events((1, 1), (2, 1), (3, 2), (4, 2), (5, 2)), WINDOW)
     store.upsert_persons(persons((ALICE, 1, False, "{}")))
     for project, expected in [(1, [1, 2]), (2, [3, 4, 5])]:

@@ -167,13 +167,9 @@ def import_command(
     ] = None,
     maps: Annotated[
         list[str] | None,
-        typer.Option(
-            "--map", help="COLUMN=FIELD, e.g. user_id=distinct_id, plan=$set.plan, ts=timestamp, junk=-"
-        ),
+        typer.Option("--map", help="COLUMN=FIELD, e.g. user_id=distinct_id, plan=$set.plan, ts=timestamp, junk=-"),
     ] = None,
-    rejects: Annotated[
-        Path | None, typer.Option(help="Where refused rows go (default FILE.rejects.jsonl).")
-    ] = None,
+    rejects: Annotated[Path | None, typer.Option(help="Where refused rows go (default FILE.rejects.jsonl).")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Import events from a file: streaming, idempotent, refused rows written with line numbers and reasons."""
@@ -199,9 +195,7 @@ def import_command(
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None
     if summary.previously_imported_at:
-        console.print(
-            f"this file was imported before ({summary.previously_imported_at}); repeated rows were skipped"
-        )
+        console.print(f"this file was imported before ({summary.previously_imported_at}); repeated rows were skipped")
     console.print(
         f"read {summary.rows_read:,} rows in {summary.seconds:.1f} s ({summary.events_per_second:,.0f}/s): "
         f"[green]{summary.stored:,} stored[/], {summary.duplicates:,} already present, "
@@ -213,9 +207,7 @@ def import_command(
 
 @app.command()
 def query(
-    file: Annotated[
-        Path, typer.Argument(help='JSON query object, e.g. {"kind": "sql", "query": "..."}; - for stdin.')
-    ],
+    file: Annotated[Path, typer.Argument(help='JSON query object, e.g. {"kind": "sql", "query": "..."}; - for stdin.')],
     project: Annotated[int, typer.Option("--project", help="Project id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON result.")] = False,
     data_dir: DataDir = None,
@@ -262,9 +254,7 @@ def demo(
     end_date = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     spec = DemoSpec(persons=persons, days=days, seed=seed, end_date=end_date)
     with _runtime(settings) as runtime:
-        progress, (on_generate, on_import) = _progress(
-            "generating demo events", "loading through bulk import"
-        )
+        progress, (on_generate, on_import) = _progress("generating demo events", "loading through bulk import")
         with progress:
             result = load_demo(runtime, spec, on_generate=on_generate, on_import=on_import)
     s = result.summary

@@ -310,12 +310,7 @@ def _activity(
     active = ((t >= 0) & (t < life[:, None]) & (u < p)) | (t == 0)
     # Some churned persons come back on their own weeks later, for a short while.
     back = rng.random(n) < 0.05 + 0.15 * e
-    start2 = (
-        arrival
-        + np.ceil(life).astype(np.int64)
-        + cat.DORMANT_DAYS
-        + rng.exponential(15.0, n).astype(np.int64)
-    )
+    start2 = arrival + np.ceil(life).astype(np.int64) + cat.DORMANT_DAYS + rng.exponential(15.0, n).astype(np.int64)
     end2 = start2 + 1 + rng.exponential(6.0, n).astype(np.int64)
     window = back[:, None] & (days[None, :] >= start2[:, None]) & (days[None, :] < end2[:, None])
     active |= window & (u < 0.8 * p)
@@ -616,10 +611,7 @@ def _entity_frags(
     ]
     return {
         "page": _strings(
-            [
-                _frag({"$current_url": cat.URL + path, "$pathname": path, "$host": cat.HOST})
-                for path, _, _ in cat.PAGES
-            ]
+            [_frag({"$current_url": cat.URL + path, "$pathname": path, "$host": cat.HOST}) for path, _, _ in cat.PAGES]
         ),
         "screen": _strings([_frag({"$screen_name": name}) for _, name, _ in cat.PAGES]),
         "product_page": _strings(
@@ -635,12 +627,8 @@ def _entity_frags(
                 for pid, _, _ in products
             ]
         ),
-        "product_screen": _strings(
-            [_frag({"$screen_name": "Product", "product_id": pid}) for pid, _, _ in products]
-        ),
-        "product": _strings(
-            [_frag({"product_id": pid, "category": pcat, "price": pr}) for pid, pcat, pr in products]
-        ),
+        "product_screen": _strings([_frag({"$screen_name": "Product", "product_id": pid}) for pid, _, _ in products]),
+        "product": _strings([_frag({"product_id": pid, "category": pcat, "price": pr}) for pid, pcat, pr in products]),
         "product_category": _strings([_frag({"category": pcat}) for _, pcat, _ in products]),
         "content": _strings(
             [
@@ -659,9 +647,7 @@ def _entity_frags(
         "source": _strings([_frag({"signup_source": src}) for src in cat.SIGNUP_SOURCES]),
         "campaign": _strings(
             [
-                _frag(
-                    {"campaign": name, "campaign_date": (spec.start_date + dt.timedelta(days=d)).isoformat()}
-                )
+                _frag({"campaign": name, "campaign_date": (spec.start_date + dt.timedelta(days=d)).isoformat()})
                 for (name, _), d in zip(cat.CAMPAIGNS, campaign_days, strict=True)
             ]
         ),
@@ -825,9 +811,7 @@ def _person_frags(
         last = cat.LAST_NAMES[code][int(name_draw[i] * 7_919) % len(cat.LAST_NAMES[code])]
         name = f"{first} {last}".strip()
         email = f"{_ascii(name)}{i + 1}@{cat.EMAIL_DOMAINS[i % len(cat.EMAIL_DOMAINS)]}"
-        out["signed_up"].append(
-            _frag({"method": cat.SIGNUP_METHODS[method[i]][0], "plan": plan, "channel": ch.name})
-        )
+        out["signed_up"].append(_frag({"method": cat.SIGNUP_METHODS[method[i]][0], "plan": plan, "channel": ch.name}))
         out["identify_set"].append(
             orjson.dumps(
                 {
@@ -869,9 +853,7 @@ def _person_frags(
     session_ids = _uuid4_strings(rng, len(s_person))
     release = (s["day"] + spec.start_date.toordinal()) // cat.APP_RELEASE_EVERY - app_lag[s_person]
     versions = release - release.min()
-    version_names = _strings(
-        [f',"$app_version":"3.{20 + v}.{v % 3}"' for v in range(int(versions.max()) + 1)]
-    )
+    version_names = _strings([f',"$app_version":"3.{20 + v}.{v % 3}"' for v in range(int(versions.max()) + 1)])
     is_app = pa.array(np.isin(people["platform"][s_person], cat.APP_PLATFORMS))
     app_part = pc.if_else(is_app, version_names.take(pa.array(versions)), "")
     session = pc.binary_join_element_wise('"$session_id":"', session_ids, '"', app_part, "")
@@ -1007,9 +989,7 @@ def _batch(ev: _Events, lo: int, hi: int, number: int, seed: int) -> pa.RecordBa
     )
 
 
-def _person_column(
-    f: dict[str, pa.Array], kind: np.ndarray, person: np.ndarray, sources: dict[_K, str]
-) -> pa.Array:
+def _person_column(f: dict[str, pa.Array], kind: np.ndarray, person: np.ndarray, sources: dict[_K, str]) -> pa.Array:
     """Per-person JSON for events of the given kinds, null elsewhere."""
     tables = list(sources.values())
     combined = pa.concat_arrays([f[t] for t in tables])
@@ -1023,17 +1003,13 @@ def _person_column(
     return combined.take(pa.array(index, mask=mask))
 
 
-def _channel_costs(
-    rng: np.random.Generator, spec: DemoSpec, people: dict[str, np.ndarray]
-) -> list[ChannelCost]:
+def _channel_costs(rng: np.random.Generator, spec: DemoSpec, people: dict[str, np.ndarray]) -> list[ChannelCost]:
     """Daily spend per paid channel: that channel's CAC times the sign-ups it brought that day, with noise."""
     costs = []
     for k, ch in enumerate(cat.CHANNELS):
         if ch.cac is None:
             continue
-        brought = np.bincount(
-            people["arrival"][people["signs_up"] & (people["channel"] == k)], minlength=spec.days
-        )
+        brought = np.bincount(people["arrival"][people["signs_up"] & (people["channel"] == k)], minlength=spec.days)
         # Bids keep running on days that happen to convert nobody, hence the +0.3 floor.
         spend = ch.cac * (brought + 0.3) * rng.lognormal(0.0, 0.15, spec.days)
         costs += [

@@ -36,10 +36,7 @@ def _demo_project(runtime: Runtime, credentials: Path) -> tuple[ProjectInfo, str
     if credentials.is_file():
         saved = json.loads(credentials.read_text())
         project = runtime.projects.get(int(saved.get("project_id", 0)))
-        if (
-            project is not None
-            and runtime.projects.project_for_api_key(saved.get("api_key", "")) == project.id
-        ):
+        if project is not None and runtime.projects.project_for_api_key(saved.get("api_key", "")) == project.id:
             return project, saved["project_token"], saved["api_key"]
     created = runtime.projects.create(DEMO_PROJECT_NAME, timezone="UTC")
     return created.project, created.token, created.api_key

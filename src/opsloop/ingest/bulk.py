@@ -117,7 +117,9 @@ def _renamed(table: pa.Table, mapping: ColumnMapping) -> pa.Table:
 def read_parquet(path: Path, mapping: ColumnMapping, batch_rows: int) -> tuple[int, Iterator[_Chunk]]:
     """Parquet row batches (unit: rows)."""
     try:
-        parquet = pq.ParquetFile(path)
+        # A buffered stream without pre-buffering reads column chunks as batches need them, so memory
+        # follows the batch size rather than the file's row-group size.
+        parquet = pq.ParquetFile(path, buffer_size=8 * 1024 * 1024, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ImportFailed(f"{path} is not a readable Parquet file: {exc}") from None
     total = parquet.metadata.num_rows
@@ -191,9 +193,7 @@ def _tell(fh: io.TextIOWrapper) -> int:
 
 
 def _csv_table(columns: list[list[str | None]], targets: list[str | None], lines: list[int]) -> pa.Table:
-    arrays = {
-        t: pa.array(col, type=pa.string()) for t, col in zip(targets, columns, strict=True) if t is not None
-    }
+    arrays = {t: pa.array(col, type=pa.string()) for t, col in zip(targets, columns, strict=True) if t is not None}
     arrays["_row"] = pa.array(lines, type=pa.int64())
     return pa.table(arrays)
 
@@ -262,10 +262,7 @@ def _jsonl_table(rows: list[dict[str, Any]]) -> pa.Table:
         else:
             # Mixed JSON scalars: keep text, so the staging rules (numbers, booleans) apply uniformly.
             columns[name] = pa.array(
-                [
-                    None if v is None else v if isinstance(v, str) else orjson.dumps(v).decode()
-                    for v in values
-                ],
+                [None if v is None else v if isinstance(v, str) else orjson.dumps(v).decode() for v in values],
                 type=pa.string(),
             )
     return pa.table(columns) if columns else pa.table({"_row": pa.array([], type=pa.int64())})
@@ -294,7 +291,7 @@ def import_file(
     fmt: str | None = None,
     mapping: ColumnMapping | None = None,
     rejects_path: Path | None = None,
-    batch_rows: int = 200_000,
+    batch_rows: int = 100_000,
     on_progress: ProgressCallback | None = None,
 ) -> ImportSummary:
     """Import a file into a project; re-running it stores nothing twice (uuids derive from row contents)."""
@@ -325,6 +322,7 @@ def import_file(
     total, chunks = READERS[fmt_](path, mapping, batch_rows)
     unit = "rows" if fmt_ == "parquet" else "bytes"
     stager = Stager()  # all cores: an import has the machine to itself
+    _release_freed_memory()
     rejects_file = None
     try:
         for chunk in chunks:
@@ -364,12 +362,18 @@ def import_file(
     return summary
 
 
+def _release_freed_memory() -> None:
+    """Have Arrow's allocator give freed batches back to the system at once, so RSS tracks live data."""
+    try:
+        pa.jemalloc_set_decay_ms(0)
+    except NotImplementedError:  # pyarrow built without jemalloc: its pool already returns memory
+        pass
+
+
 def _describe_rejects(table: pa.Table, rejected: pa.Table) -> list[dict[str, Any]]:
     """Rejected rows with their line numbers, reasons and original values."""
     rows = rejected.column("_row").to_pylist()
     reasons = rejected.column("reason").to_pylist()
     index = {line: i for i, line in enumerate(table.column("_row").to_pylist())}
     originals = table.take(pa.array([index[r] for r in rows])).drop_columns(["_row"]).to_pylist()
-    return [
-        {"line": r, "reason": why, "row": orig} for r, why, orig in zip(rows, reasons, originals, strict=True)
-    ]
+    return [{"line": r, "reason": why, "row": orig} for r, why, orig in zip(rows, reasons, originals, strict=True)]

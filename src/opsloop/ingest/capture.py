@@ -40,26 +40,18 @@ class CaptureBatch:
     total: int = 0
 
 
-def decode_body(
-    body: bytes, *, content_encoding: str, compression: str, content_type: str, limit: int
-) -> Any:
+def decode_body(body: bytes, *, content_encoding: str, compression: str, content_type: str, limit: int) -> Any:
     """Decompress (gzip / deflate / base64 form) and parse JSON, refusing bodies larger than `limit`."""
     if not body.strip():
         raise CaptureError(400, "empty_body", "the request body is empty")
     encoding = content_encoding.lower().strip()
-    if (
-        encoding in ("gzip", "x-gzip", "deflate")
-        or compression in ("gzip", "gzip-js")
-        or body[:2] == b"\x1f\x8b"
-    ):
+    if encoding in ("gzip", "x-gzip", "deflate") or compression in ("gzip", "gzip-js") or body[:2] == b"\x1f\x8b":
         wbits = 31 if (body[:2] == b"\x1f\x8b" or encoding != "deflate") else 15
         decomp = zlib.decompressobj(wbits)
         try:
             body = decomp.decompress(body, limit + 1)
         except zlib.error as exc:
-            raise CaptureError(
-                400, "bad_compression", f"the body is not valid gzip/deflate data: {exc}"
-            ) from None
+            raise CaptureError(400, "bad_compression", f"the body is not valid gzip/deflate data: {exc}") from None
         if len(body) > limit or decomp.unconsumed_tail:
             raise CaptureError(413, "body_too_large", f"the decompressed body is larger than {limit} bytes")
     if "application/x-www-form-urlencoded" in content_type.lower() or body[:5] == b"data=":
@@ -87,9 +79,7 @@ def _first_string(*candidates: Any) -> str | None:
 def posthog_token(payload: Any, query_token: str | None) -> str | None:
     """The project token of a PostHog-shaped payload (`api_key`, `token`, `$token`, or in properties)."""
     if not isinstance(payload, dict | list):
-        raise CaptureError(
-            400, "invalid_payload", 'the body must be an event object, an array, or {"batch": [...]}'
-        )
+        raise CaptureError(400, "invalid_payload", 'the body must be an event object, an array, or {"batch": [...]}')
     if isinstance(payload, dict):
         props = payload.get("properties") if isinstance(payload.get("properties"), dict) else {}
         found = _first_string(
@@ -128,9 +118,7 @@ def posthog_events(payload: Any) -> tuple[list[Any], dt.datetime | None]:
             data = payload["data"]
             return (data if isinstance(data, list) else [data]), sent_at
         return [payload], sent_at
-    raise CaptureError(
-        400, "invalid_payload", 'the body must be an event object, an array, or {"batch": [...]}'
-    )
+    raise CaptureError(400, "invalid_payload", 'the body must be an event object, an array, or {"batch": [...]}')
 
 
 def collect(

@@ -170,9 +170,7 @@ def _uuid(value: Any) -> str:
         raise InvalidEvent(f"uuid {value[:40]!r} is not a valid UUID") from None
 
 
-def normalize_posthog(
-    raw: Any, project_id: int, now: dt.datetime, sent_at: dt.datetime | None = None
-) -> WireEvent:
+def normalize_posthog(raw: Any, project_id: int, now: dt.datetime, sent_at: dt.datetime | None = None) -> WireEvent:
     """One PostHog-shaped event (`event`, `distinct_id`, `properties`, `timestamp`, `uuid`, `$set`...)."""
     if not isinstance(raw, dict):
         raise InvalidEvent(f"an event must be a JSON object, got {type(raw).__name__}")
@@ -289,6 +287,4 @@ def normalize_segment(
     msg_sent_at = raw.get("sentAt", sent_at)
     if raw.get("timestamp") is not None and msg_sent_at is not None:
         ts = ts + (now - parse_timestamp(msg_sent_at, "sentAt"))
-    return _wire(
-        project_id, event_uuid, event, distinct_id, to_us(_settle_timestamp(ts, now)), props, set_props, None
-    )
+    return _wire(project_id, event_uuid, event, distinct_id, to_us(_settle_timestamp(ts, now)), props, set_props, None)

@@ -260,9 +260,7 @@ class PersonRegistry:
         elif main_pid != other_pid:
             main = self._load_person(batch, main_pid)
             other = self._load_person(batch, other_pid)
-            refuse = (
-                other.is_identified if op.kind == "identify" else (other.is_identified and main.is_identified)
-            )
+            refuse = other.is_identified if op.kind == "identify" else (other.is_identified and main.is_identified)
             if refuse:
                 log.info("refused to merge identified person %s into %s (%s)", other_pid, main_pid, op.kind)
                 return

@@ -87,9 +87,7 @@ class EventWriter:
         first = stager.unseen_ids(valid, project_id)
         ops: list[PersonOp] = [
             Seen(did, ts)
-            for did, ts in zip(
-                first.column("distinct_id").to_pylist(), first.column("ts").to_pylist(), strict=True
-            )
+            for did, ts in zip(first.column("distinct_id").to_pylist(), first.column("ts").to_pylist(), strict=True)
         ]
         special_mask = pc.or_(
             pc.is_in(valid.column("event"), pa.array(sorted(_IDENTITY_EVENTS))),

@@ -26,9 +26,7 @@ class QueryKind:
 
 
 def _run_sql(store: EventStore, project_id: int, query: SqlQuery, settings: Settings) -> dict[str, Any]:
-    result = run_sql(
-        store, project_id, query, timeout=settings.sql_timeout_seconds, max_rows=settings.sql_max_rows
-    )
+    result = run_sql(store, project_id, query, timeout=settings.sql_timeout_seconds, max_rows=settings.sql_max_rows)
     return asdict(result)
 
 

@@ -133,16 +133,12 @@ def sandbox_sql(sql: str, project_id: int, dialect: Dialect, *, max_rows: int | 
             if not isinstance(source.this, exp.Identifier):
                 if isinstance(source.this, _ALLOWED_TABLE_FUNCTIONS):
                     continue
-                raise SqlRejected(
-                    "table functions are not available in the SQL API; read `events` or `persons`"
-                )
+                raise SqlRejected("table functions are not available in the SQL API; read `events` or `persons`")
             if source.args.get("db") or source.args.get("catalog"):
                 raise SqlRejected(f"qualified table names are not allowed: {source.sql()}")
             name = source.name.lower()
             if name not in _VISIBLE:
-                raise SqlRejected(
-                    f"unknown table {source.name!r}: the SQL API can read `events` and `persons`"
-                )
+                raise SqlRejected(f"unknown table {source.name!r}: the SQL API can read `events` and `persons`")
             alias = source.alias or source.name
             source.set("this", exp.to_identifier(_VISIBLE[name]))
             source.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
@@ -161,9 +157,7 @@ def sandbox_sql(sql: str, project_id: int, dialect: Dialect, *, max_rows: int | 
     return dialect.render(wrapped)
 
 
-def run_sql(
-    store: EventStore, project_id: int, query: SqlQuery, *, timeout: float, max_rows: int
-) -> QueryResult:
+def run_sql(store: EventStore, project_id: int, query: SqlQuery, *, timeout: float, max_rows: int) -> QueryResult:
     """Run a sandboxed query for a project."""
     sql = sandbox_sql(query.query, project_id, store.dialect, max_rows=max_rows)
     return store.query(sql, timeout=timeout, max_rows=max_rows)

@@ -163,9 +163,7 @@ def _shifted(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
 
 def _first_per_key(batch: pa.Table) -> pa.Table:
     """The first row of each (project_id, uuid) in arrival order; uuids lower case, as ClickHouse prints."""
-    batch = batch.set_column(
-        batch.schema.get_field_index("uuid"), "uuid", pc.utf8_lower(batch.column("uuid"))
-    )
+    batch = batch.set_column(batch.schema.get_field_index("uuid"), "uuid", pc.utf8_lower(batch.column("uuid")))
     keyed = batch.append_column("__row", pa.array(range(batch.num_rows), pa.int64()))
     firsts = keyed.group_by(["project_id", "uuid"], use_threads=False).aggregate([("__row", "min")])
     return batch.take(firsts.sort_by("__row_min").column("__row_min"))
@@ -299,13 +297,7 @@ class _ClickHouseStore:
 
 def _escaped(text: str, quote: bool = False) -> str:
     """`text` in ClickHouse's Escaped format (query parameter values), optionally as a quoted literal."""
-    out = (
-        text.replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\0", "\\0")
-    )
+    out = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r").replace("\0", "\\0")
     return "'" + out.replace("'", "\\'") + "'" if quote else out
 
 

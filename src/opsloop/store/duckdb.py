@@ -71,6 +71,8 @@ class DuckDBEventStore:
             cur = self._con.cursor()
             try:
                 cur.register("_incoming", batch)
+                # The hash table is built on the batch's uuids and probed by the stored rows, so each batch
+                # costs one scan of the window rather than a hash table of everything stored in it.
                 row = cur.execute(
                     """
                     INSERT INTO events
@@ -78,10 +80,10 @@ class DuckDBEventStore:
                            b."timestamp", b.properties, b.session_id, b.inserted_at
                     FROM (SELECT * FROM _incoming
                           QUALIFY row_number() OVER (PARTITION BY project_id, uuid) = 1) AS b
-                    WHERE NOT EXISTS (
-                        SELECT 1 FROM events AS e
+                    WHERE (b.project_id, b.uuid::UUID) NOT IN (
+                        SELECT (e.project_id, e.uuid) FROM events AS e
                         WHERE e."timestamp" BETWEEN ? AND ?
-                          AND e.project_id = b.project_id AND e.uuid = b.uuid::UUID)
+                          AND e.uuid IN (SELECT uuid::UUID FROM _incoming))
                     """,
                     [lo, hi],
                 ).fetchone()

@@ -77,9 +77,7 @@ def open_event_store(url: str, *, memory_limit: str = "2GB", threads: int | None
     """Open the events store named by `url` (`duckdb://PATH`, `chdb://PATH`, `clickhouse://...`)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise ValueError(
-            f"events URL {url!r} has no scheme: use duckdb://PATH, chdb://PATH or clickhouse://HOST"
-        )
+        raise ValueError(f"events URL {url!r} has no scheme: use duckdb://PATH, chdb://PATH or clickhouse://HOST")
     if scheme == "duckdb":
         from opsloop.store.duckdb import DuckDBEventStore
 

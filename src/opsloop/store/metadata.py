@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_BULK_CHUNK = 10_000
 
 
 def create_metadata_engine(url: str) -> Engine:
@@ -59,17 +60,20 @@ def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, A
     keys = list(rows[0])
     compiled = table.insert().compile(dialect=dialect, column_keys=keys)
     processors = {key: table.c[key].type._cached_bind_processor(dialect) for key in keys}
-    processed = [
-        {key: (proc(row[key]) if (proc := processors[key]) is not None else row[key]) for key in keys}
-        for row in rows
-    ]
-    if compiled.positional:
-        order = [compiled.binds[name].key for name in compiled.positiontup or ()]
-        params: list[Any] = [tuple(row[key] for key in order) for row in processed]
-    else:
-        names = {name: bind.key for name, bind in compiled.binds.items()}
-        params = [{name: row[key] for name, key in names.items()} for row in processed]
-    connection.exec_driver_sql(compiled.string, params)
+    order = [compiled.binds[name].key for name in compiled.positiontup or ()]
+    names = {name: bind.key for name, bind in compiled.binds.items()}
+    # Chunks keep the converted copies of the rows small, whatever the number of rows.
+    for start in range(0, len(rows), _BULK_CHUNK):
+        processed = [
+            {key: (proc(row[key]) if (proc := processors[key]) is not None else row[key]) for key in keys}
+            for row in rows[start : start + _BULK_CHUNK]
+        ]
+        params: list[Any] = (
+            [tuple(row[key] for key in order) for row in processed]
+            if compiled.positional
+            else [{name: row[key] for name, key in names.items()} for row in processed]
+        )
+        connection.exec_driver_sql(compiled.string, params)
 
 
 class MetadataStore:

@@ -101,15 +101,11 @@ class Stager:
                     break
         missing = [c for c in ("event", "distinct_id", "timestamp") if c not in names]
         if missing:
-            raise ValueError(
-                f"the file has no {', '.join(missing)} column (map one with --map COLUMN={missing[0]})"
-            )
+            raise ValueError(f"the file has no {', '.join(missing)} column (map one with --map COLUMN={missing[0]})")
         props_json = _merged_object("properties" if "properties" in names else None, extras[PROPERTY_PREFIX])
         has_set = "$set" in names or extras[SET_PREFIX]
         has_set_once = "$set_once" in names or extras[SET_ONCE_PREFIX]
-        set_json = (
-            _merged_object("$set" if "$set" in names else None, extras[SET_PREFIX]) if has_set else "NULL"
-        )
+        set_json = _merged_object("$set" if "$set" in names else None, extras[SET_PREFIX]) if has_set else "NULL"
         set_once_json = (
             _merged_object("$set_once" if "$set_once" in names else None, extras[SET_ONCE_PREFIX])
             if has_set_once
@@ -165,9 +161,7 @@ class Stager:
         cur = self._con.cursor()
         try:
             cur.register("_in", batch)
-            cur.execute(
-                f"CREATE OR REPLACE TEMP TABLE _staged AS {sql}", {"future": now + dt.timedelta(hours=23)}
-            )
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {sql}", {"future": now + dt.timedelta(hours=23)})
             rejected = fetch_arrow(
                 cur.execute("SELECT _row, reason FROM _staged WHERE reason IS NOT NULL ORDER BY _row")
             )

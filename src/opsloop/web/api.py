@@ -38,9 +38,7 @@ def authorised_project(project_id: int, request: Request, runtime: Runtime = Dep
 
 @router.post("/projects/{project_id}/query")
 async def query(
-    body: Any = Body(
-        ..., examples=[{"kind": "sql", "query": "select event, count(*) from events group by 1"}]
-    ),
+    body: Any = Body(..., examples=[{"kind": "sql", "query": "select event, count(*) from events group by 1"}]),
     project_id: int = Depends(authorised_project),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:

@@ -78,13 +78,9 @@ async def posthog_capture(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     try:
         payload, size = await _payload(request, runtime)
-        token = posthog_token(
-            payload, request.query_params.get("token") or request.query_params.get("api_key")
-        )
+        token = posthog_token(payload, request.query_params.get("token") or request.query_params.get("api_key"))
         if not token:
-            raise CaptureError(
-                401, "missing_token", "no project token: send it as `api_key`, `token` or `$token`"
-            )
+            raise CaptureError(401, "missing_token", "no project token: send it as `api_key`, `token` or `$token`")
         project_id = runtime.projects.project_for_token(token)
         if project_id is None:
             raise CaptureError(401, "invalid_token", "the project token is not valid")
@@ -115,9 +111,7 @@ async def segment_capture(request: Request) -> Response:
         payload, size = await _payload(request, runtime)
         key = segment_write_key(payload, request.headers.get("authorization", ""))
         if not key:
-            raise CaptureError(
-                401, "missing_write_key", "no write key: use Basic auth `writekey:` or `writeKey`"
-            )
+            raise CaptureError(401, "missing_write_key", "no write key: use Basic auth `writekey:` or `writeKey`")
         project_id = runtime.projects.project_for_token(key)
         if project_id is None:
             raise CaptureError(401, "invalid_write_key", "the write key is not valid")
