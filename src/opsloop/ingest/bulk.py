@@ -322,7 +322,6 @@ def import_file(
     total, chunks = READERS[fmt_](path, mapping, batch_rows)
     unit = "rows" if fmt_ == "parquet" else "bytes"
     stager = Stager()  # all cores: an import has the machine to itself
-    _release_freed_memory()
     rejects_file = None
     try:
         for chunk in chunks:
@@ -360,14 +359,6 @@ def import_file(
                 summary.rejected,
             )
     return summary
-
-
-def _release_freed_memory() -> None:
-    """Have Arrow's allocator give freed batches back to the system at once, so RSS tracks live data."""
-    try:
-        pa.jemalloc_set_decay_ms(0)
-    except NotImplementedError:  # pyarrow built without jemalloc: its pool already returns memory
-        pass
 
 
 def _describe_rejects(table: pa.Table, rejected: pa.Table) -> list[dict[str, Any]]:
