@@ -24,9 +24,8 @@ from sqlglot.dialects.clickhouse import ClickHouse
 from sqlglot.errors import TokenError
 
 from opsloop.store.dialects import ClickHouseDialect
-from opsloop.store.events import JSONScalar, QueryFailed, QueryResult, QueryTimeout, StoreLocked
+from opsloop.store.events import JSONScalar, QueryFailed, QueryResult, QueryTimeout, StoreLocked, result_from_arrow
 from opsloop.store.schema import EVENTS_SCHEMA
-from opsloop.store.values import arrow_to_rows
 
 #: Applied to every read: LEFT JOIN non-matches must be NULL, not the type's default (a zero UUID), because
 #: `relations.project_events` resolves merged persons with `coalesce(pdi.person_id, e.person_id)`.
@@ -275,15 +274,7 @@ class _ClickHouseStore:
         """Run one read-only query (no writes, settings changes or file access) under a time limit."""
         # Callers bound the rows (the SQL API wraps queries in LIMIT max_rows + 1).
         table = self._read(sql, params, timeout=timeout, readonly=True)
-        truncated = max_rows is not None and table.num_rows > max_rows
-        if truncated:
-            table = table.slice(0, max_rows)
-        return QueryResult(
-            columns=table.column_names,
-            rows=arrow_to_rows(table),
-            truncated=truncated,
-            types=[str(f.type) for f in table.schema],
-        )
+        return result_from_arrow(table, max_rows)
 
     def query_arrow(self, sql: str, params: list[JSONScalar] | None = None) -> pa.Table:
         """Run a trusted read query and return Arrow."""

@@ -14,8 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from opsloop.store.dialects import DuckDBDialect
-from opsloop.store.events import JSONScalar, QueryFailed, QueryResult, QueryTimeout, StoreLocked
-from opsloop.store.values import arrow_to_rows
+from opsloop.store.events import JSONScalar, QueryFailed, QueryResult, QueryTimeout, StoreLocked, result_from_arrow
 
 
 def fetch_arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -140,15 +139,7 @@ class DuckDBEventStore:
             if timer:
                 timer.cancel()
             cur.close()
-        truncated = max_rows is not None and table.num_rows > max_rows
-        if truncated:
-            table = table.slice(0, max_rows)
-        return QueryResult(
-            columns=columns,
-            rows=arrow_to_rows(table),
-            truncated=truncated,
-            types=[str(f.type) for f in table.schema],
-        )
+        return result_from_arrow(table, max_rows, columns)
 
     def query_arrow(self, sql: str, params: list[JSONScalar] | None = None) -> pa.Table:
         """Run a trusted read query and return Arrow."""

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from opsloop.store.dialects import Dialect
+from opsloop.store.values import arrow_to_rows
 
 JSONScalar = str | int | float | bool | None
 
@@ -21,6 +22,19 @@ class QueryResult:
     rows: list[list[Any]]
     truncated: bool = False
     types: list[str] = field(default_factory=list)
+
+
+def result_from_arrow(table: pa.Table, max_rows: int | None, columns: list[str] | None = None) -> QueryResult:
+    """A read result from Arrow, cut to `max_rows` (callers fetch one row more to detect truncation)."""
+    truncated = max_rows is not None and table.num_rows > max_rows
+    if truncated:
+        table = table.slice(0, max_rows)
+    return QueryResult(
+        columns=columns or table.column_names,
+        rows=arrow_to_rows(table),
+        truncated=truncated,
+        types=[str(f.type) for f in table.schema],
+    )
 
 
 class QueryTimeout(Exception):
