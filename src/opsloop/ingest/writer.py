@@ -94,7 +94,8 @@ class EventWriter:
             pc.or_(pc.is_valid(valid.column("set")), pc.is_valid(valid.column("set_once"))),
         )
         special: list[CapturedEvent] = []
-        for row in valid.filter(special_mask).to_pylist():
+        # Identity rows apply in file / log order (`_row`); only they need sorting.
+        for row in valid.filter(special_mask).sort_by("_row").to_pylist():
             event = CapturedEvent(
                 project_id,
                 row["uuid"],

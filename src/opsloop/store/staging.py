@@ -170,13 +170,13 @@ class Stager:
                     """
                     SELECT coalesce(CAST(try_cast(raw_uuid AS UUID) AS VARCHAR),
                                     -- no uuid: derive one from the row, so re-importing a file is idempotent
-                                    CAST(CAST(regexp_replace(md5(concat_ws('|', ?, event, distinct_id,
-                                        CAST(epoch_us(ts) AS VARCHAR), properties)),
-                                        '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5') AS UUID) AS VARCHAR)
-                                   ) AS uuid,
+                                    substr(_h, 1, 8) || '-' || substr(_h, 9, 4) || '-' || substr(_h, 13, 4) || '-'
+                                    || substr(_h, 17, 4) || '-' || substr(_h, 21, 12)) AS uuid,
                            event, distinct_id, ts AS "timestamp", properties, "set", set_once,
                            properties ->> '$."$session_id"' AS session_id, _row
-                    FROM _staged WHERE reason IS NULL ORDER BY _row
+                    FROM (SELECT *, md5(concat_ws('|', ?, event, distinct_id, CAST(epoch_us(ts) AS VARCHAR),
+                                                  properties)) AS _h
+                          FROM _staged WHERE reason IS NULL)
                     """,
                     [str(project_id)],
                 )
