@@ -52,7 +52,6 @@ class IngestPipeline:
         self.flush_max_events = flush_max_events
         self._queue: deque[_Pending] = deque()
         self._cond = threading.Condition()
-        self._flushed_through: LogPosition = log_.read_checkpoint()
         self._stop = False
         self._busy = False  # the flusher holds taken-but-unwritten events
         self._thread: threading.Thread | None = None
@@ -84,7 +83,6 @@ class IngestPipeline:
             replayed += len(chunk)
         if last != checkpoint:
             self.log.write_checkpoint(last)
-        self._flushed_through = last
         if replayed:
             log.info("replayed %d ingest-log records", replayed)
         return replayed
@@ -158,8 +156,7 @@ class IngestPipeline:
             started = time.monotonic()
             self._write_with_retry([item.payload for item in taken])
             self.stats.last_flush_seconds = time.monotonic() - started
-            self._flushed_through = taken[-1].position
-            self.log.write_checkpoint(self._flushed_through)
+            self.log.write_checkpoint(taken[-1].position)
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()

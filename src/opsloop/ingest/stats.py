@@ -16,7 +16,6 @@ class IngestStats:
     duplicates: int = 0
     flush_errors: int = 0
     last_flush_seconds: float = 0.0
-    oldest_pending_received_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **deltas: int) -> None:

@@ -141,16 +141,6 @@ class IngestLog:
                 with open(path, "r+b") as fh:
                     fh.truncate(good)
 
-    def pending_bytes(self, after: LogPosition) -> int:
-        """Bytes in the log after `after` (how far the events store lags behind)."""
-        total = 0
-        for segment in self.segments():
-            if segment < after.segment:
-                continue
-            size = self._path(segment).stat().st_size
-            total += size - (after.offset if segment == after.segment else 0)
-        return max(total, 0)
-
     def close(self) -> None:
         """Sync and close the current segment."""
         with self._lock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import sqlglot
 from sqlglot import exp
 
 
@@ -24,10 +23,6 @@ class Dialect:
     def render(self, expression: exp.Expression) -> str:
         """Render a sqlglot expression as SQL for this engine."""
         return expression.sql(dialect=self.sqlglot_name)
-
-    def parse_one(self, sql: str) -> exp.Expression:
-        """Parse one SQL statement written in this engine's dialect."""
-        return sqlglot.parse_one(sql, read=self.sqlglot_name)
 
     def replica_table(self, name: str) -> exp.Expression:
         """A replicated table as a FROM source returning each row's latest version."""

@@ -46,5 +46,3 @@ DISTINCT_IDS_SCHEMA = pa.schema(
         ("version", pa.int64()),
     ]
 )
-
-EVENT_COLUMNS: tuple[str, ...] = tuple(EVENTS_SCHEMA.names)

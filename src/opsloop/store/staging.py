@@ -13,11 +13,13 @@ import duckdb
 import pyarrow as pa
 
 from opsloop.store.duckdb import fetch_arrow
-from opsloop.store.schema import EVENTS_SCHEMA
+from opsloop.store.schema import EVENTS_SCHEMA, SESSION_PROPERTY
 
 #: Prefixes of extra columns: event property, person `$set`, person `$set_once`.
 PROPERTY_PREFIX, SET_PREFIX, SET_ONCE_PREFIX = "p.", "s.", "so."
 _KNOWN_LIMIT = 5_000_000
+#: JSON path of the property promoted to the `session_id` column.
+_SESSION_PATH = f'$."{SESSION_PROPERTY}"'
 _NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 
 
@@ -173,12 +175,12 @@ class Stager:
                                     substr(_h, 1, 8) || '-' || substr(_h, 9, 4) || '-' || substr(_h, 13, 4) || '-'
                                     || substr(_h, 17, 4) || '-' || substr(_h, 21, 12)) AS uuid,
                            event, distinct_id, ts AS "timestamp", properties, "set", set_once,
-                           properties ->> '$."$session_id"' AS session_id, _row
-                    FROM (SELECT *, md5(concat_ws('|', ?, event, distinct_id, CAST(epoch_us(ts) AS VARCHAR),
+                           json_extract_string(properties, $session) AS session_id, _row
+                    FROM (SELECT *, md5(concat_ws('|', $project, event, distinct_id, CAST(epoch_us(ts) AS VARCHAR),
                                                   properties)) AS _h
                           FROM _staged WHERE reason IS NULL)
                     """,
-                    [str(project_id)],
+                    {"project": str(project_id), "session": _SESSION_PATH},
                 )
             )
         finally:
@@ -214,10 +216,11 @@ class Stager:
                     SELECT r.p AS project_id, r.u AS uuid, r.e AS event, r.d AS distinct_id,
                            CAST(make_timestamp(r.t) AS TIMESTAMPTZ) AS "timestamp",
                            CAST(r.q AS VARCHAR) AS properties, CAST(r.s AS VARCHAR) AS "set",
-                           CAST(r.o AS VARCHAR) AS set_once, r.q ->> '$."$session_id"' AS session_id,
+                           CAST(r.o AS VARCHAR) AS set_once, json_extract_string(r.q, ?) AS session_id,
                            row_number() OVER (ORDER BY _p, i) AS _row
                     FROM flat ORDER BY _row
-                    """
+                    """,
+                    [_SESSION_PATH],
                 )
             )
         finally:
