@@ -169,8 +169,7 @@ class PersonRegistry:
                 batch.point(did, pid)
         if not missing or batch.project_id in self._complete:
             return
-        if len(missing) > _BULK_LOAD_MISSES:
-            self._load_project(batch.project_id)
+        if len(missing) > _BULK_LOAD_MISSES and self._load_project(batch.project_id):
             for did in missing:
                 pid = self._cache.get((batch.project_id, did))
                 if pid is not None:
@@ -188,13 +187,21 @@ class PersonRegistry:
                 for did, pid in rows:
                     batch.point(did, pid)
 
-    def _load_project(self, project_id: int) -> None:
-        """Cache a project's whole id map with one streaming query (cheaper than many IN lists)."""
+    def _load_project(self, project_id: int) -> bool:
+        """Cache a project's whole id map with one streaming query (cheaper than many IN lists).
+
+        Returns False, loading nothing, when the map alone is larger than the cache may grow.
+        """
         with self.metadata.session() as session:
-            count = session.scalar(
-                select(func.count()).select_from(PersonDistinctId).where(PersonDistinctId.project_id == project_id)
+            count = (
+                session.scalar(
+                    select(func.count()).select_from(PersonDistinctId).where(PersonDistinctId.project_id == project_id)
+                )
+                or 0
             )
-            if (count or 0) + len(self._cache) > _CACHE_LIMIT:
+            if count > _CACHE_LIMIT:
+                return False
+            if count + len(self._cache) > _CACHE_LIMIT:
                 self._cache.clear()
                 self._complete.clear()
                 self.generation += 1
@@ -206,6 +213,7 @@ class PersonRegistry:
             for did, pid in rows:
                 self._cache[(project_id, did)] = pid
         self._complete.add(project_id)
+        return True
 
     def _load_person(self, batch: _Batch, person_id: str) -> _PersonState:
         state = batch.persons.get(person_id)
