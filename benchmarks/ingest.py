@@ -54,15 +54,12 @@ async def trivial(request: Request) -> Response:
 
 def serve(data_dir: str, port: int) -> None:
     """Run the opsloop app with an added trivial endpoint (same app, same server, same settings)."""
-    import uvicorn
-
     from opsloop.config import Settings
-    from opsloop.web.app import create_app
+    from opsloop.web.app import create_app, serve
 
     app = create_app(Settings(data_dir=Path(data_dir), port=port))
-
     app.add_api_route("/bench/trivial", trivial, methods=["POST"])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    serve(app, host="127.0.0.1", port=port, log_level="warning")  # as `opsloop serve` runs it
 
 
 # -- HTTP load ------------------------------------------------------------------------------------------------

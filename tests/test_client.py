@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 import opsloop
@@ -276,7 +277,9 @@ def test_payload_is_accepted_by_the_server_parser(server: FakeServer, make_clien
             body_bytes=len(request.raw),
         )
         assert batch.errors == []
-        assert len(batch.events) == 1
+        assert batch.count == 1
+        # The server keeps the SDK's uuid, so a retried request is de-duplicated.
+        assert [event["u"] for event in orjson.loads(batch.record)["e"]] == [payload["batch"][0]["uuid"]]
     parsed = [r.payload["batch"][0]["uuid"] for r in server.requests]
     assert parsed == uuids
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from opsloop.ingest.events import MAX_BLOCK_EVENTS
+
 
 class Settings(BaseSettings):
     """Runtime configuration of an opsloop instance."""
@@ -36,7 +38,10 @@ class Settings(BaseSettings):
         "(larger bodies get HTTP 413).",
     )
     max_events_per_request: int = Field(
-        default=10_000, description="Most events in one capture request (more gets HTTP 413)."
+        default=10_000,
+        ge=1,
+        le=MAX_BLOCK_EVENTS,
+        description=f"Most events in one capture request (more gets HTTP 413); at most {MAX_BLOCK_EVENTS}.",
     )
     max_event_bytes: int = Field(
         default=1024 * 1024,

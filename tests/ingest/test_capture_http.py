@@ -345,6 +345,19 @@ def test_bad_event_in_batch_is_reported_and_good_ones_stored(live_server: LiveSe
     assert "opsloop_events_rejected_total 7" in metrics
 
 
+def test_event_too_deep_to_store_is_reported_and_the_rest_stored(live_server: LiveServer) -> None:
+    # JSON parses this (the parser allows deeper nesting than the encoder writes to the ingest log).
+    deep = '{"a":' * 300 + "1" + "}" * 300
+    events = ['{"event": "ok", "distinct_id": "d"}', f'{{"event": "deep", "distinct_id": "d", "properties": {deep}}}']
+    body = f'{{"api_key": "{live_server.project.token}", "batch": [{events[0]}, {events[1]}, {events[0]}]}}'
+    r = live_server.client.post("/batch/", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 2
+    assert [e["index"] for e in r.json()["errors"]] == [1]
+    assert count(live_server, "event = 'ok'") == 2
+    assert count(live_server, "event = 'deep'") == 0
+
+
 def test_garbage_never_causes_a_500(live_server: LiveServer) -> None:
     token = live_server.project.token
     bodies = [

@@ -89,21 +89,13 @@ def serve(
 
 
 def _serve(settings: Settings) -> None:
-    import uvicorn
-
-    from opsloop.web.app import create_app
+    from opsloop.web.app import create_app, serve
 
     console.print(
         f"opsloop serving on [bold]http://{settings.host}:{settings.port}[/] (data: {settings.resolved_data_dir})"
     )
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            access_log=False,
-        )
+        serve(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
     except StoreLocked as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None

@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,8 +14,11 @@ from urllib.parse import parse_qs
 import orjson
 
 from opsloop.ingest.events import (
+    Arrival,
     InvalidEvent,
     WireEvent,
+    WireRecord,
+    new_uuid_block,
     normalize_posthog,
     normalize_segment,
     parse_timestamp,
@@ -33,9 +37,11 @@ class CaptureError(Exception):
 
 @dataclass
 class CaptureBatch:
-    """Outcome of parsing one request: events to store and per-event errors (index into the batch)."""
+    """Outcome of parsing one request: its valid events as one ingest-log record, and per-event errors
+    (`index` into the request's events)."""
 
-    events: list[WireEvent] = field(default_factory=list)
+    record: bytes = b""  # a `WireRecord` as JSON; empty when no event is valid
+    count: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
 
@@ -123,7 +129,8 @@ def posthog_events(payload: Any) -> tuple[list[Any], dt.datetime | None]:
 
 def collect(
     raw_events: list[Any],
-    normalize: Any,
+    normalize: Callable[[Any], WireEvent],
+    project_id: int,
     *,
     max_events: int,
     max_event_bytes: int,
@@ -135,18 +142,49 @@ def collect(
             413, "too_many_events", f"{len(raw_events)} events in one request; the limit is {max_events}"
         )
     batch = CaptureBatch(total=len(raw_events))
+    events: list[WireEvent] = []
+    indices: list[int] = []
+    # Only a body bigger than the per-event limit can hold an oversized event: skip the cost otherwise.
+    check_size = body_bytes > max_event_bytes
     for index, raw in enumerate(raw_events):
         try:
             event = normalize(raw)
-            # Only a body bigger than the per-event limit can hold an oversized event: skip the cost otherwise.
-            if body_bytes > max_event_bytes and len(orjson.dumps(raw)) > max_event_bytes:
+            if check_size and len(orjson.dumps(raw)) > max_event_bytes:
                 raise InvalidEvent(f"the event is larger than {max_event_bytes} bytes")
-            batch.events.append(event)
         except InvalidEvent as exc:
             batch.errors.append({"index": index, "reason": str(exc)})
+            continue
         except (TypeError, ValueError, OverflowError) as exc:
             batch.errors.append({"index": index, "reason": f"invalid event: {exc}"})
+            continue
+        events.append(event)
+        indices.append(index)
+    if events:
+        batch.record, batch.count = _encode(project_id, events, indices, batch.errors)
     return batch
+
+
+def _encode(
+    project_id: int, events: list[WireEvent], indices: list[int], errors: list[dict[str, Any]]
+) -> tuple[bytes, int]:
+    """The ingest-log record of `events` and how many it holds; an event that JSON cannot encode (nested
+    too deeply) moves to `errors`."""
+    prefix, first = new_uuid_block()
+    record: WireRecord = {"p": project_id, "u": prefix, "c": first, "e": events}
+    try:
+        return orjson.dumps(record), len(events)
+    except orjson.JSONEncodeError:
+        pass
+    kept: list[WireEvent] = []
+    for index, event in zip(indices, events, strict=True):
+        try:
+            orjson.dumps(record | {"e": [event]})
+            kept.append(event)
+        except orjson.JSONEncodeError as exc:
+            errors.append({"index": index, "reason": f"invalid event: {exc}"})
+    errors.sort(key=lambda error: int(error["index"]))
+    record["e"] = kept
+    return (orjson.dumps(record), len(kept)) if kept else (b"", 0)
 
 
 def parse_posthog(
@@ -154,9 +192,11 @@ def parse_posthog(
 ) -> CaptureBatch:
     """Validate a PostHog-shaped payload for `project_id`."""
     raw_events, sent_at = posthog_events(payload)
+    arrival = Arrival.at(now, sent_at)
     return collect(
         raw_events,
-        lambda raw: normalize_posthog(raw, project_id, now, sent_at),
+        lambda raw: normalize_posthog(raw, arrival),
+        project_id,
         max_events=max_events,
         max_event_bytes=max_event_bytes,
         body_bytes=body_bytes,
@@ -193,6 +233,7 @@ def parse_segment(
     """Validate a Segment message (`kind` from the path) or a `/v1/batch` body."""
     if not isinstance(payload, dict):
         raise CaptureError(400, "invalid_payload", "the body must be a JSON object")
+    arrival = Arrival.at(now)
     if kind == "batch":
         messages = payload.get("batch")
         if not isinstance(messages, list):
@@ -202,14 +243,20 @@ def parse_segment(
         def normalize(raw: Any) -> WireEvent:
             if isinstance(raw, dict) and shared_context and "context" not in raw:
                 raw = {**raw, "context": shared_context}
-            return normalize_segment(raw, project_id, now, None, payload.get("sentAt"))
+            return normalize_segment(raw, arrival, None, payload.get("sentAt"))
 
         return collect(
-            messages, normalize, max_events=max_events, max_event_bytes=max_event_bytes, body_bytes=body_bytes
+            messages,
+            normalize,
+            project_id,
+            max_events=max_events,
+            max_event_bytes=max_event_bytes,
+            body_bytes=body_bytes,
         )
     return collect(
         [payload],
-        lambda raw: normalize_segment(raw, project_id, now, kind),
+        lambda raw: normalize_segment(raw, arrival, kind),
+        project_id,
         max_events=max_events,
         max_event_bytes=max_event_bytes,
         body_bytes=body_bytes,

@@ -10,8 +10,6 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-import orjson
-
 MAX_NAME_CHARS = 200
 MAX_DISTINCT_ID_CHARS = 200
 #: A client clock this far ahead is wrong; its events are stamped with the server's time instead.
@@ -27,19 +25,28 @@ class InvalidEvent(ValueError):
 
 
 class WireEvent(TypedDict):
-    """A validated event as written to the ingest log (short keys: the log holds every event).
+    """A validated event as written to the ingest log (short keys: the log holds every event)."""
 
-    `q` is the properties object serialised once, while the request's data is still hot in the CPU cache.
-    """
-
-    p: int  # project id
-    u: str  # uuid
+    u: str | None  # uuid; None: derived when stored from the record's uuid block (`WireRecord`)
     e: str  # event name
     d: str  # distinct id
     t: int  # timestamp, microseconds since the epoch (UTC)
-    q: orjson.Fragment  # properties (JSON object)
+    q: dict[str, Any]  # properties
     s: dict[str, Any] | None  # $set
     o: dict[str, Any] | None  # $set_once
+
+
+class WireRecord(TypedDict):
+    """One ingest-log record: the valid events of one request, for one project.
+
+    An event sent without a uuid gets `u + printf('%012x', c + index)` (index from 0 within `e`): unique
+    per process and request, and the same on every replay of the record, so a replay never stores it twice.
+    """
+
+    p: int  # project id
+    u: str  # uuid block prefix: the first 24 characters of a uuid
+    c: int  # first value of the block's last 12 hex digits
+    e: list[WireEvent]
 
 
 @dataclass(slots=True)
@@ -54,28 +61,6 @@ class CapturedEvent:
     properties: dict[str, Any]
     set: dict[str, Any] | None = None
     set_once: dict[str, Any] | None = None
-
-
-def _wire(
-    project_id: int,
-    uuid: str,
-    event: str,
-    distinct_id: str,
-    timestamp_us: int,
-    properties: dict[str, Any],
-    set_: dict[str, Any] | None,
-    set_once: dict[str, Any] | None,
-) -> WireEvent:
-    return {
-        "p": project_id,
-        "u": uuid,
-        "e": event,
-        "d": distinct_id,
-        "t": timestamp_us,
-        "q": orjson.Fragment(orjson.dumps(properties)),
-        "s": set_,
-        "o": set_once,
-    }
 
 
 def to_us(value: dt.datetime) -> int:
@@ -130,37 +115,78 @@ def _object(value: Any, field: str) -> dict[str, Any] | None:
     return value
 
 
-class _UuidSource:
-    """Unique event uuids, ~10x cheaper than `uuid4()`: 64 random bits per process and a 48-bit counter.
+#: Bits of a uuid block's index: a request holds at most this many events (see `Settings`).
+BLOCK_INDEX_BITS = 14
+MAX_BLOCK_EVENTS = 1 << BLOCK_INDEX_BITS
 
-    The layout keeps the RFC 4122 version-4 and variant bits, so the values are valid UUIDs.
+
+class _UuidSource:
+    """Unique uuids, ~10x cheaper than `uuid4()`: 60 random bits per process and a counter.
+
+    The layout keeps the RFC 4122 version-4 and variant bits, so the values are valid UUIDs. A block is one
+    counter value whose low bits are left for an index, so a request's events need no per-event work.
     """
 
     def __init__(self) -> None:
         self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a child process starts a new random prefix
 
     def _reset(self) -> None:
-        r = os.urandom(8).hex()
-        self._prefix = f"{r[:8]}-{r[8:12]}-4{r[12:15]}-{'89ab'[int(r[15], 16) % 4]}"
-        self._counter = itertools.count(int.from_bytes(os.urandom(2), "big") << 32)
-        self._pid = os.getpid()
+        self._prefix, self._counter = _random_prefix(), itertools.count(int.from_bytes(os.urandom(2), "big") << 32)
+        # Blocks have a prefix of their own, so a block's uuids never meet single ones.
+        self._block_prefix, self._blocks = _random_prefix(), itertools.count(int.from_bytes(os.urandom(2), "big"))
 
     def next(self) -> str:
-        """A new uuid string (fork-safe: a child process starts a new random prefix)."""
-        if os.getpid() != self._pid:
-            self._reset()
+        """A new uuid string."""
         n = next(self._counter)  # itertools.count is atomic under the GIL
         return f"{self._prefix}{(n >> 48) & 0xFFF:03x}-{n & 0xFFFFFFFFFFFF:012x}"
 
+    def block(self) -> tuple[str, int]:
+        """A uuid block: (first 24 characters, first value of the last 12 hex digits) for up to
+        `MAX_BLOCK_EVENTS` uuids; `uuid_in_block` makes the one at an index."""
+        n = next(self._blocks)
+        low = (n << BLOCK_INDEX_BITS) & 0xFFFFFFFFFFFF
+        return f"{self._block_prefix}{(n >> (48 - BLOCK_INDEX_BITS)) & 0xFFF:03x}-", low
 
-new_uuid = _UuidSource().next
+
+def _random_prefix() -> str:
+    """The first 20 characters of a version-4 uuid, random."""
+    r = os.urandom(8).hex()
+    return f"{r[:8]}-{r[8:12]}-4{r[12:15]}-{'89ab'[int(r[15], 16) % 4]}"
+
+
+_uuids = _UuidSource()
+new_uuid = _uuids.next
+new_uuid_block = _uuids.block
+
+
+def uuid_in_block(prefix: str, first: int, index: int) -> str:
+    """The uuid at `index` of a block (the SQL that stores log records computes the same)."""
+    return f"{prefix}{first + index:012x}"
+
+
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _uuid(value: Any) -> str:
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """When a request arrived, and the client's `sent_at` if it gave one (for clock-skew correction)."""
+
+    now: dt.datetime
+    now_us: int
+    sent_at: dt.datetime | None = None
+
+    @classmethod
+    def at(cls, now: dt.datetime, sent_at: dt.datetime | None = None) -> Arrival:
+        """An arrival at `now` (timezone-aware)."""
+        return cls(now, to_us(now), sent_at)
+
+
+def _uuid(value: Any) -> str | None:
+    """A given uuid, validated and in canonical form; None (none given) leaves it to the uuid block."""
     if value is None:
-        return new_uuid()
-    if not isinstance(value, str):
+        return None
+    if type(value) is not str:
         raise InvalidEvent("uuid must be a string")
     if _UUID_RE.fullmatch(value):
         return value
@@ -170,11 +196,19 @@ def _uuid(value: Any) -> str:
         raise InvalidEvent(f"uuid {value[:40]!r} is not a valid UUID") from None
 
 
-def normalize_posthog(raw: Any, project_id: int, now: dt.datetime, sent_at: dt.datetime | None = None) -> WireEvent:
+def _event_time(ts: dt.datetime, arrival: Arrival) -> int:
+    """A client-side time as stored: refused before 2000, replaced by the arrival time when in the future."""
+    return to_us(_settle_timestamp(ts, arrival.now))
+
+
+def normalize_posthog(raw: Any, arrival: Arrival) -> WireEvent:
     """One PostHog-shaped event (`event`, `distinct_id`, `properties`, `timestamp`, `uuid`, `$set`...)."""
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         raise InvalidEvent(f"an event must be a JSON object, got {type(raw).__name__}")
-    event = _text(raw.get("event"), "event", MAX_NAME_CHARS)
+    event = raw.get("event")
+    # The common case (a clean, short string) is checked inline; `_text` repairs or explains the rest.
+    if type(event) is not str or not 0 < len(event) <= MAX_NAME_CHARS or event[0].isspace() or event[-1].isspace():
+        event = _text(event, "event", MAX_NAME_CHARS)
     props = raw.get("properties")
     if props is None:
         props = {}
@@ -183,37 +217,46 @@ def normalize_posthog(raw: Any, project_id: int, now: dt.datetime, sent_at: dt.d
     distinct = raw.get("distinct_id")
     if distinct is None:
         distinct = props.get("distinct_id", props.get("$distinct_id"))
-    distinct_id = _text(distinct, "distinct_id", MAX_DISTINCT_ID_CHARS)
+    if (
+        type(distinct) is not str
+        or not 0 < len(distinct) <= MAX_DISTINCT_ID_CHARS
+        or distinct[0].isspace()
+        or distinct[-1].isspace()
+    ):
+        distinct = _text(distinct, "distinct_id", MAX_DISTINCT_ID_CHARS)
     set_props = raw.get("$set")
     set_once = raw.get("$set_once")
     if not _STRIPPED.isdisjoint(props):
         props = {k: v for k, v in props.items() if k not in _STRIPPED}
         set_props = raw["properties"].get("$set") if set_props is None else set_props
         set_once = raw["properties"].get("$set_once") if set_once is None else set_once
-    set_props = _object(set_props, "$set")
-    set_once = _object(set_once, "$set_once")
+    if set_props is not None and type(set_props) is not dict:
+        raise InvalidEvent(f"$set must be a JSON object, got {type(set_props).__name__}")
+    if set_once is not None and type(set_once) is not dict:
+        raise InvalidEvent(f"$set_once must be a JSON object, got {type(set_once).__name__}")
     raw_ts = raw.get("timestamp")
     if raw_ts is not None:
         ts = parse_timestamp(raw_ts)
         event_sent_at = raw.get("sent_at")
-        skew_base = parse_timestamp(event_sent_at, "sent_at") if event_sent_at else sent_at
+        skew_base = parse_timestamp(event_sent_at, "sent_at") if event_sent_at else arrival.sent_at
         if skew_base is not None:
             # The client's clock may be off; what it measured is the delay between event and send.
-            ts = now + (ts - skew_base)
+            ts = arrival.now + (ts - skew_base)
+        timestamp_us = _event_time(ts, arrival)
     elif isinstance(raw.get("offset"), int | float):
-        ts = now - dt.timedelta(milliseconds=raw["offset"])
+        timestamp_us = _event_time(arrival.now - dt.timedelta(milliseconds=raw["offset"]), arrival)
     else:
-        ts = now
-    return _wire(
-        project_id,
-        _uuid(raw.get("uuid")),
-        event,
-        distinct_id,
-        to_us(_settle_timestamp(ts, now)),
-        props,
-        set_props,
-        set_once,
-    )
+        timestamp_us = arrival.now_us
+    uuid = raw.get("uuid")
+    return {
+        "u": None if uuid is None else _uuid(uuid),
+        "e": event,
+        "d": distinct,
+        "t": timestamp_us,
+        "q": props,
+        "s": set_props,
+        "o": set_once,
+    }
 
 
 #: Keys that carry routing or person data, not event properties.
@@ -238,9 +281,7 @@ _SEGMENT_CONTEXT = {
 }
 
 
-def normalize_segment(
-    raw: Any, project_id: int, now: dt.datetime, kind: str | None = None, sent_at: Any = None
-) -> WireEvent:
+def normalize_segment(raw: Any, arrival: Arrival, kind: str | None = None, sent_at: Any = None) -> WireEvent:
     """One Segment-spec message (`track`, `identify`, `page`, `screen`, `group`, `alias`)."""
     if not isinstance(raw, dict):
         raise InvalidEvent(f"a message must be a JSON object, got {type(raw).__name__}")
@@ -279,12 +320,16 @@ def normalize_segment(
     elif kind == "screen" and raw.get("name"):
         props["$screen_name"] = raw["name"]
     message_id = raw.get("messageId")
-    if message_id is None:
-        event_uuid = new_uuid()
+    # A re-sent message maps to the same uuid, so it is stored once.
+    event_uuid = (
+        None if message_id is None else str(uuidlib.uuid5(SEGMENT_NAMESPACE, _text(message_id, "messageId", 400)))
+    )
+    if raw.get("timestamp") is not None:
+        ts = parse_timestamp(raw["timestamp"])
+        msg_sent_at = raw.get("sentAt", sent_at)
+        if msg_sent_at is not None:
+            ts = ts + (arrival.now - parse_timestamp(msg_sent_at, "sentAt"))
+        timestamp_us = _event_time(ts, arrival)
     else:
-        event_uuid = str(uuidlib.uuid5(SEGMENT_NAMESPACE, _text(message_id, "messageId", 400)))
-    ts = parse_timestamp(raw["timestamp"]) if raw.get("timestamp") is not None else now
-    msg_sent_at = raw.get("sentAt", sent_at)
-    if raw.get("timestamp") is not None and msg_sent_at is not None:
-        ts = ts + (now - parse_timestamp(msg_sent_at, "sentAt"))
-    return _wire(project_id, event_uuid, event, distinct_id, to_us(_settle_timestamp(ts, now)), props, set_props, None)
+        timestamp_us = arrival.now_us
+    return {"u": event_uuid, "e": event, "d": distinct_id, "t": timestamp_us, "q": props, "s": set_props, "o": None}

@@ -10,9 +10,6 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import orjson
-
-from opsloop.ingest.events import WireEvent
 from opsloop.ingest.stats import IngestStats
 from opsloop.ingest.wal import IngestLog, LogPosition
 from opsloop.ingest.writer import EventWriter
@@ -28,7 +25,7 @@ class IngestUnavailable(Exception):
 @dataclass
 class _Pending:
     position: LogPosition
-    payload: bytes  # one ingest-log record: a JSON array of wire events
+    payload: bytes  # one ingest-log record: a `WireRecord` as JSON
     count: int
     received_at: float
 
@@ -74,12 +71,12 @@ class IngestPipeline:
             size += len(payload)
             last = position
             if size >= _REPLAY_CHUNK_BYTES:
-                self._write_with_retry(chunk)
+                self._write_with_retry(chunk, replay=True)
                 self.log.write_checkpoint(last)
                 replayed += len(chunk)
                 chunk, size = [], 0
         if chunk:
-            self._write_with_retry(chunk)
+            self._write_with_retry(chunk, replay=True)
             replayed += len(chunk)
         if last != checkpoint:
             self.log.write_checkpoint(last)
@@ -94,14 +91,13 @@ class IngestPipeline:
 
     # -- accepting ------------------------------------------------------------------------------------
 
-    async def submit(self, events: list[WireEvent]) -> None:
-        """Return once `events` are durable; many concurrent calls share one fsync."""
-        if not events:
+    async def submit(self, record: bytes, count: int) -> None:
+        """Return once `record` (a `WireRecord` of `count` events) is durable; concurrent calls share one fsync."""
+        if not count:
             return
-        payload = orjson.dumps(events)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._waiting.append((payload, len(events), future))
+        self._waiting.append((record, count, future))
         if self._committer is None or self._committer.done():
             self._committer = loop.create_task(self._commit_loop())
         await future
@@ -161,12 +157,15 @@ class IngestPipeline:
                 self._busy = False
                 self._cond.notify_all()
 
-    def _write_with_retry(self, payloads: list[bytes]) -> None:
-        """Write until it succeeds: the events are already acknowledged, so giving up would lose them."""
+    def _write_with_retry(self, payloads: list[bytes], *, replay: bool = False) -> None:
+        """Write until it succeeds: the events are already acknowledged, so giving up would lose them.
+
+        A retry treats the records as replayed: the failed attempt may have stored part of them.
+        """
         delay = 0.2
         while True:
             try:
-                result = self.writer.write_log(payloads)
+                result = self.writer.write_log(payloads, replay=replay)
                 self.stats.add(stored=result.stored, duplicates=result.duplicates)
                 return
             except Exception:  # noqa: BLE001 - any store failure is retried; the log keeps the events safe
@@ -174,6 +173,7 @@ class IngestPipeline:
                 log.exception("writing %d log records failed; retrying in %.1f s", len(payloads), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
+                replay = True
 
     # -- observing and stopping -----------------------------------------------------------------------
 

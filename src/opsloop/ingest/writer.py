@@ -63,9 +63,10 @@ class EventWriter:
         """Release the staging database."""
         self.stager.close()
 
-    def write_log(self, payloads: list[bytes]) -> WriteResult:
-        """Store ingest-log records (any projects, in log order); safe to call again with the same records."""
-        rows = self.stager.unpack_log(payloads)
+    def write_log(self, payloads: list[bytes], *, replay: bool = False) -> WriteResult:
+        """Store ingest-log records (any projects, in log order); safe to call again with the same records
+        as long as `replay` says so (recovery, a retry after a failed write)."""
+        rows = self.stager.unpack_log(payloads, replay=replay)
         stored = duplicates = 0
         now = dt.datetime.now(dt.UTC)
         projects = rows.column("project_id")
@@ -110,8 +111,19 @@ class EventWriter:
             ops.extend(identity_ops(event))
         stager.remember(project_id, self.persons.apply(project_id, ops))
         self._apply_groups(project_id, special)
-        table = stager.to_events(valid, project_id, now)
-        stored = self.store.insert_events(table, self.dedup_window)
+        stored = 0
+        if "_fresh" in valid.column_names:
+            # Uuids the server minted for this very write cannot be stored yet: no de-duplication probe.
+            fresh = valid.column("_fresh")
+            new = valid.filter(fresh)
+            if new.num_rows:
+                stored += self.store.append_events(stager.to_events(new, project_id, now))
+            valid_checked = valid.filter(pc.invert(fresh))
+        else:
+            valid_checked = valid
+        if valid_checked.num_rows:
+            table = stager.to_events(valid_checked, project_id, now)
+            stored += self.store.insert_events(table, self.dedup_window)
         return WriteResult(stored=stored, duplicates=valid.num_rows - stored)
 
     def _apply_groups(self, project_id: int, events: Sequence[CapturedEvent]) -> None:

@@ -223,6 +223,14 @@ class _ClickHouseStore:
                 self._insert_arrow("events", batch)
         return int(batch.num_rows)
 
+    def append_events(self, batch: pa.Table) -> int:
+        """Append events with server-minted uuids: no de-duplication lookup."""
+        if batch.num_rows == 0:
+            return 0
+        with self._write_lock:
+            self._insert_arrow("events", batch.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA))
+        return batch.num_rows
+
     def _upsert(self, table: str, rows: pa.Table) -> None:
         # ReplacingMergeTree(version) keeps the highest version per key; readers use FINAL.
         if rows.num_rows == 0:

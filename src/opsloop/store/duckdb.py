@@ -91,6 +91,27 @@ class DuckDBEventStore:
                 cur.close()
         return int(row[0]) if row else 0
 
+    def append_events(self, batch: pa.Table) -> int:
+        """Append events with server-minted uuids: no de-duplication probe."""
+        if batch.num_rows == 0:
+            return 0
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                cur.register("_incoming", batch)
+                cur.execute(
+                    """
+                    INSERT INTO events
+                    SELECT uuid::UUID, project_id, event, distinct_id, person_id::UUID,
+                           "timestamp", properties, session_id, inserted_at
+                    FROM _incoming
+                    """
+                )
+            finally:
+                cur.unregister("_incoming")
+                cur.close()
+        return batch.num_rows
+
     def _upsert(self, table: str, rows: pa.Table) -> None:
         if rows.num_rows == 0:
             return

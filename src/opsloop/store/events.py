@@ -61,6 +61,10 @@ class EventStore(Protocol):
         """Append events (schema `EVENTS_SCHEMA`), skipping any whose (project, uuid) is already stored
         within `dedup_window` of the batch's timestamps or repeated inside the batch; returns rows written."""
 
+    def append_events(self, batch: pa.Table) -> int:
+        """Append events whose uuids cannot be stored yet (minted by the server for this write), without
+        the de-duplication probe; returns rows written."""
+
     def upsert_persons(self, rows: pa.Table) -> None:
         """Write person replica rows (schema `PERSONS_SCHEMA`); the latest version wins."""
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from opsloop.ingest.events import MAX_BLOCK_EVENTS
 from opsloop.store.duckdb import fetch_arrow
 from opsloop.store.schema import EVENTS_SCHEMA, SESSION_PROPERTY
 
@@ -189,11 +190,13 @@ class Stager:
             cur.close()
         return StagedBatch(valid=valid, rejected=rejected)
 
-    def unpack_log(self, payloads: list[bytes]) -> pa.Table:
-        """Ingest-log records (JSON arrays of wire objects) as staged rows in log order, with `project_id`.
+    def unpack_log(self, payloads: list[bytes], *, replay: bool = False) -> pa.Table:
+        """Ingest-log records (`WireRecord` JSON) as staged rows with `project_id`; `_row` follows log order.
 
         The request path already validated every event; parsing here happens in DuckDB, outside the GIL,
-        so the server keeps answering requests while a batch is written.
+        so the server keeps answering requests while a batch is written. Events sent without a uuid get
+        the one at their index in the record's uuid block (`ingest.events.uuid_in_block`); such a uuid is
+        new on the records' first write (`_fresh`), but not when they are written again (`replay`).
         """
         log = pa.table(
             {
@@ -208,19 +211,26 @@ class Stager:
                 cur.execute(
                     """
                     WITH records AS (
-                        SELECT _p, from_json(payload, '[{"p": "BIGINT", "u": "VARCHAR", "e": "VARCHAR",
-                            "d": "VARCHAR", "t": "BIGINT", "q": "JSON", "s": "JSON", "o": "JSON"}]') AS events
+                        SELECT _p, from_json(payload, '{"p": "BIGINT", "u": "VARCHAR", "c": "UBIGINT",
+                            "e": [{"u": "VARCHAR", "e": "VARCHAR", "d": "VARCHAR", "t": "BIGINT", "q": "JSON",
+                                   "s": "JSON", "o": "JSON"}]}') AS rec
                         FROM _log
                     ),
-                    flat AS (SELECT _p, unnest(events) AS r, generate_subscripts(events, 1) AS i FROM records)
-                    SELECT r.p AS project_id, r.u AS uuid, r.e AS event, r.d AS distinct_id,
+                    flat AS (
+                        SELECT _p, rec.p AS p, rec.u AS block, rec.c AS first,
+                               unnest(rec.e) AS r, generate_subscripts(rec.e, 1) AS i
+                        FROM records
+                    )
+                    SELECT p AS project_id, coalesce(r.u, block || printf('%012x', first + i - 1)) AS uuid,
+                           r.e AS event, r.d AS distinct_id,
                            CAST(make_timestamp(r.t) AS TIMESTAMPTZ) AS "timestamp",
                            CAST(r.q AS VARCHAR) AS properties, CAST(r.s AS VARCHAR) AS "set",
-                           CAST(r.o AS VARCHAR) AS set_once, json_extract_string(r.q, ?) AS session_id,
-                           row_number() OVER (ORDER BY _p, i) AS _row
-                    FROM flat ORDER BY _row
+                           CAST(r.o AS VARCHAR) AS set_once, json_extract_string(r.q, $session) AS session_id,
+                           -- log order without a sort: a record holds fewer than $per_record events
+                           _p * $per_record + i AS _row, r.u IS NULL AND NOT $replay AS _fresh
+                    FROM flat
                     """,
-                    [_SESSION_PATH],
+                    {"session": _SESSION_PATH, "per_record": MAX_BLOCK_EVENTS, "replay": replay},
                 )
             )
         finally:

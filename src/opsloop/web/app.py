@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,28 @@ from opsloop.runtime import Runtime
 from opsloop.web import api, capture, ops
 
 log = logging.getLogger("opsloop.web")
+
+
+def serve(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> None:
+    """Serve `app` with uvicorn in this process, tuned for a long-running server (`opsloop serve`)."""
+    import uvicorn
+
+    _tune_gc()
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _tune_gc() -> None:
+    """Keep the cycle collector off the capture hot path.
+
+    A capture request allocates thousands of short-lived containers (parsed JSON); with CPython's defaults
+    that triggers collections which walk every long-lived object of the server (the framework, the ORM)
+    several times per request. Freezing what start-up allocated takes it out of those walks, and a larger
+    first-generation threshold makes collections rarer; cycles are still collected. (Measured: +40% batched
+    capture throughput; see docs/benchmarks.md.)
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

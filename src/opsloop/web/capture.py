@@ -64,11 +64,11 @@ async def _payload(request: Request, runtime: Runtime) -> tuple[Any, int]:
 
 async def _store(runtime: Runtime, batch: CaptureBatch) -> None:
     runtime.stats.add(received=batch.total, rejected=len(batch.errors))
-    if not batch.events:
+    if not batch.count:
         detail = batch.errors[0]["reason"] if batch.errors else "no events in the request"
         raise CaptureError(400, "invalid_event", detail if batch.total <= 1 else f"no valid events: {detail}")
     try:
-        await runtime.pipeline.submit(batch.events)
+        await runtime.pipeline.submit(batch.record, batch.count)
     except IngestUnavailable as exc:
         raise CaptureError(503, "unavailable", str(exc)) from exc
 
@@ -97,7 +97,7 @@ async def posthog_capture(request: Request) -> Response:
         body: dict[str, Any] = {"type": "validation_error", "code": exc.code, "detail": exc.message}
         return _json(exc.status, body)
     if batch.errors:
-        return _json(200, {"status": 1, "accepted": len(batch.events), "errors": batch.errors})
+        return _json(200, {"status": 1, "accepted": batch.count, "errors": batch.errors})
     return _json(200, {"status": 1})
 
 
@@ -128,7 +128,7 @@ async def segment_capture(request: Request) -> Response:
     except CaptureError as exc:
         return _json(exc.status, {"code": exc.code, "message": exc.message})
     if batch.errors:
-        return _json(200, {"success": True, "accepted": len(batch.events), "errors": batch.errors})
+        return _json(200, {"success": True, "accepted": batch.count, "errors": batch.errors})
     return _json(200, {"success": True})
 
 
