@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="How often acknowledged events are moved from the ingest log to the events store.",
     )
     flush_max_events: int = Field(default=50_000, description="Most events written to the events store in one batch.")
+    max_pending_events: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Most acknowledged events waiting for the events store. Past it, capture requests wait "
+        "(back-pressure) until the store catches up, so a sustained overload cannot exhaust memory.",
+    )
     dedup_window_hours: int = Field(
         default=48,
         description="Events are de-duplicated on `uuid` against stored events whose timestamp lies within this "

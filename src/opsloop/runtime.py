@@ -75,6 +75,7 @@ class Runtime:
             self.stats,
             flush_interval=self.settings.flush_interval_ms / 1000,
             flush_max_events=self.settings.flush_max_events,
+            max_pending_events=self.settings.max_pending_events,
         )
         replayed = self._pipeline.recover()
         self._pipeline.start()

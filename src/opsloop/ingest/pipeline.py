@@ -41,16 +41,20 @@ class IngestPipeline:
         *,
         flush_interval: float = 0.5,
         flush_max_events: int = 50_000,
+        max_pending_events: int = 1_000_000,
     ) -> None:
         self.log = log_
         self.writer = writer
         self.stats = stats
         self.flush_interval = flush_interval
         self.flush_max_events = flush_max_events
+        self.max_pending_events = max_pending_events
+        self._pending = 0  # events queued or being written (kept in step under `_cond`)
         self._queue: deque[_Pending] = deque()
         self._cond = threading.Condition()
         self._stop = False
-        self._busy = False  # the flusher holds taken-but-unwritten events
+        self._in_flight = 0  # events the flusher has taken and not yet written
+        self._oldest_in_flight = 0.0
         self._thread: threading.Thread | None = None
         self._sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsloop-fsync")
         # Group commit state, touched only from the event loop thread.
@@ -95,6 +99,8 @@ class IngestPipeline:
         """Return once `record` (a `WireRecord` of `count` events) is durable; concurrent calls share one fsync."""
         if not count:
             return
+        while self._pending >= self.max_pending_events and not self._stop:
+            await asyncio.sleep(0.01)  # back-pressure: the events store is behind; the client waits
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waiting.append((record, count, future))
@@ -125,6 +131,7 @@ class IngestPipeline:
         with self._cond:
             for position, payload, count in items:
                 self._queue.append(_Pending(position, payload, count, now))
+                self._pending += count
             self._cond.notify()
 
     # -- flushing -------------------------------------------------------------------------------------
@@ -139,7 +146,8 @@ class IngestPipeline:
                 item = self._queue.popleft()
                 taken.append(item)
                 count += item.count
-            self._busy = bool(taken)
+            self._in_flight = count
+            self._oldest_in_flight = taken[0].received_at if taken else 0.0
             return taken
 
     def _run(self) -> None:
@@ -154,7 +162,8 @@ class IngestPipeline:
             self.stats.last_flush_seconds = time.monotonic() - started
             self.log.write_checkpoint(taken[-1].position)
             with self._cond:
-                self._busy = False
+                self._pending -= self._in_flight
+                self._in_flight = 0
                 self._cond.notify_all()
 
     def _write_with_retry(self, payloads: list[bytes], *, replay: bool = False) -> None:
@@ -180,13 +189,15 @@ class IngestPipeline:
     def lag_seconds(self) -> float:
         """Age of the oldest acknowledged event not yet in the events store."""
         with self._cond:
-            oldest = self._queue[0].received_at if self._queue else None
+            oldest = self._oldest_in_flight if self._in_flight else None
+            if oldest is None and self._queue:
+                oldest = self._queue[0].received_at
         return 0.0 if oldest is None else time.monotonic() - oldest
 
     def pending_events(self) -> int:
-        """Acknowledged events waiting for the flusher."""
+        """Acknowledged events not yet in the events store (queued, or being written)."""
         with self._cond:
-            return sum(item.count for item in self._queue)
+            return self._pending
 
     def wait_flushed(self, timeout: float = 30.0) -> bool:
         """Block until every event accepted so far is in the events store (tests, shutdown)."""
@@ -195,7 +206,7 @@ class IngestPipeline:
             self._cond.notify_all()
         while time.monotonic() < deadline:
             with self._cond:
-                if not self._queue and not self._busy:
+                if not self._queue and not self._in_flight:
                     return True
                 self._cond.wait(0.05)
         return False

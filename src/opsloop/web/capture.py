@@ -50,16 +50,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _payload(request: Request, runtime: Runtime) -> tuple[Any, int]:
-    body = await _read_body(request, runtime.settings.max_body_bytes)
-    payload = decode_body(
+def _decode(request: Request, runtime: Runtime, body: bytes) -> Any:
+    return decode_body(
         body,
         content_encoding=request.headers.get("content-encoding", ""),
         compression=request.query_params.get("compression", ""),
         content_type=request.headers.get("content-type", ""),
         limit=runtime.settings.max_body_bytes,
     )
-    return payload, len(body)
 
 
 async def _store(runtime: Runtime, batch: CaptureBatch) -> None:
@@ -73,25 +71,53 @@ async def _store(runtime: Runtime, batch: CaptureBatch) -> None:
         raise CaptureError(503, "unavailable", str(exc)) from exc
 
 
+# Parsing is synchronous and returns only the encoded record: the parsed JSON is freed before the request
+# waits for the ingest log, so concurrent requests do not keep thousands of objects alive (measured: JSON
+# parsing ran ~2x slower when they did).
+
+
+def _posthog_batch(request: Request, runtime: Runtime, body: bytes) -> CaptureBatch:
+    payload = _decode(request, runtime, body)
+    token = posthog_token(payload, request.query_params.get("token") or request.query_params.get("api_key"))
+    if not token:
+        raise CaptureError(401, "missing_token", "no project token: send it as `api_key`, `token` or `$token`")
+    project_id = runtime.projects.project_for_token(token)
+    if project_id is None:
+        raise CaptureError(401, "invalid_token", "the project token is not valid")
+    return parse_posthog(
+        payload,
+        project_id,
+        dt.datetime.now(dt.UTC),
+        max_events=runtime.settings.max_events_per_request,
+        max_event_bytes=runtime.settings.max_event_bytes,
+        body_bytes=len(body),
+    )
+
+
+def _segment_batch(request: Request, runtime: Runtime, body: bytes, kind: str) -> CaptureBatch:
+    payload = _decode(request, runtime, body)
+    key = segment_write_key(payload, request.headers.get("authorization", ""))
+    if not key:
+        raise CaptureError(401, "missing_write_key", "no write key: use Basic auth `writekey:` or `writeKey`")
+    project_id = runtime.projects.project_for_token(key)
+    if project_id is None:
+        raise CaptureError(401, "invalid_write_key", "the write key is not valid")
+    return parse_segment(
+        payload,
+        kind,
+        project_id,
+        dt.datetime.now(dt.UTC),
+        max_events=runtime.settings.max_events_per_request,
+        max_event_bytes=runtime.settings.max_event_bytes,
+        body_bytes=len(body),
+    )
+
+
 async def posthog_capture(request: Request) -> Response:
     """PostHog capture: single event, array, or `{"batch": [...]}`; token as api_key / token / $token."""
     runtime: Runtime = request.app.state.runtime
     try:
-        payload, size = await _payload(request, runtime)
-        token = posthog_token(payload, request.query_params.get("token") or request.query_params.get("api_key"))
-        if not token:
-            raise CaptureError(401, "missing_token", "no project token: send it as `api_key`, `token` or `$token`")
-        project_id = runtime.projects.project_for_token(token)
-        if project_id is None:
-            raise CaptureError(401, "invalid_token", "the project token is not valid")
-        batch = parse_posthog(
-            payload,
-            project_id,
-            dt.datetime.now(dt.UTC),
-            max_events=runtime.settings.max_events_per_request,
-            max_event_bytes=runtime.settings.max_event_bytes,
-            body_bytes=size,
-        )
+        batch = _posthog_batch(request, runtime, await _read_body(request, runtime.settings.max_body_bytes))
         await _store(runtime, batch)
     except CaptureError as exc:
         body: dict[str, Any] = {"type": "validation_error", "code": exc.code, "detail": exc.message}
@@ -108,22 +134,7 @@ async def segment_capture(request: Request) -> Response:
     try:
         if kind not in SEGMENT_KINDS:
             raise CaptureError(404, "unknown_endpoint", f"/v1/{kind} is not a Segment endpoint")
-        payload, size = await _payload(request, runtime)
-        key = segment_write_key(payload, request.headers.get("authorization", ""))
-        if not key:
-            raise CaptureError(401, "missing_write_key", "no write key: use Basic auth `writekey:` or `writeKey`")
-        project_id = runtime.projects.project_for_token(key)
-        if project_id is None:
-            raise CaptureError(401, "invalid_write_key", "the write key is not valid")
-        batch = parse_segment(
-            payload,
-            kind,
-            project_id,
-            dt.datetime.now(dt.UTC),
-            max_events=runtime.settings.max_events_per_request,
-            max_event_bytes=runtime.settings.max_event_bytes,
-            body_bytes=size,
-        )
+        batch = _segment_batch(request, runtime, await _read_body(request, runtime.settings.max_body_bytes), kind)
         await _store(runtime, batch)
     except CaptureError as exc:
         return _json(exc.status, {"code": exc.code, "message": exc.message})
