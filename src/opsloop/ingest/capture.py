@@ -129,7 +129,8 @@ def posthog_events(payload: Any) -> tuple[list[Any], dt.datetime | None]:
 
 def collect(
     raw_events: list[Any],
-    normalize: Callable[[Any], WireEvent],
+    normalize: Callable[[Any, Arrival], WireEvent],
+    arrival: Arrival,
     project_id: int,
     *,
     max_events: int,
@@ -143,12 +144,11 @@ def collect(
         )
     batch = CaptureBatch(total=len(raw_events))
     events: list[WireEvent] = []
-    indices: list[int] = []
     # Only a body bigger than the per-event limit can hold an oversized event: skip the cost otherwise.
     check_size = body_bytes > max_event_bytes
     for index, raw in enumerate(raw_events):
         try:
-            event = normalize(raw)
+            event = normalize(raw, arrival)
             if check_size and len(orjson.dumps(raw)) > max_event_bytes:
                 raise InvalidEvent(f"the event is larger than {max_event_bytes} bytes")
         except InvalidEvent as exc:
@@ -158,31 +158,30 @@ def collect(
             batch.errors.append({"index": index, "reason": f"invalid event: {exc}"})
             continue
         events.append(event)
-        indices.append(index)
     if events:
-        batch.record, batch.count = _encode(project_id, events, indices, batch.errors)
+        batch.record, batch.count = _encode(project_id, events, batch)
     return batch
 
 
-def _encode(
-    project_id: int, events: list[WireEvent], indices: list[int], errors: list[dict[str, Any]]
-) -> tuple[bytes, int]:
+def _encode(project_id: int, events: list[WireEvent], batch: CaptureBatch) -> tuple[bytes, int]:
     """The ingest-log record of `events` and how many it holds; an event that JSON cannot encode (nested
-    too deeply) moves to `errors`."""
+    too deeply) moves to the batch's errors."""
     prefix, first = new_uuid_block()
     record: WireRecord = {"p": project_id, "u": prefix, "c": first, "e": events}
     try:
         return orjson.dumps(record), len(events)
     except orjson.JSONEncodeError:
         pass
+    refused = {int(error["index"]) for error in batch.errors}
+    indices = [index for index in range(batch.total) if index not in refused]
     kept: list[WireEvent] = []
     for index, event in zip(indices, events, strict=True):
         try:
             orjson.dumps(record | {"e": [event]})
             kept.append(event)
         except orjson.JSONEncodeError as exc:
-            errors.append({"index": index, "reason": f"invalid event: {exc}"})
-    errors.sort(key=lambda error: int(error["index"]))
+            batch.errors.append({"index": index, "reason": f"invalid event: {exc}"})
+    batch.errors.sort(key=lambda error: int(error["index"]))
     record["e"] = kept
     return (orjson.dumps(record), len(kept)) if kept else (b"", 0)
 
@@ -195,7 +194,8 @@ def parse_posthog(
     arrival = Arrival.at(now, sent_at)
     return collect(
         raw_events,
-        lambda raw: normalize_posthog(raw, arrival),
+        normalize_posthog,
+        arrival,
         project_id,
         max_events=max_events,
         max_event_bytes=max_event_bytes,
@@ -240,7 +240,7 @@ def parse_segment(
             raise CaptureError(400, "invalid_batch", "`batch` must be an array of messages")
         shared_context = payload.get("context") if isinstance(payload.get("context"), dict) else None
 
-        def normalize(raw: Any) -> WireEvent:
+        def normalize(raw: Any, arrival: Arrival) -> WireEvent:
             if isinstance(raw, dict) and shared_context and "context" not in raw:
                 raw = {**raw, "context": shared_context}
             return normalize_segment(raw, arrival, None, payload.get("sentAt"))
@@ -248,6 +248,7 @@ def parse_segment(
         return collect(
             messages,
             normalize,
+            arrival,
             project_id,
             max_events=max_events,
             max_event_bytes=max_event_bytes,
@@ -255,7 +256,8 @@ def parse_segment(
         )
     return collect(
         [payload],
-        lambda raw: normalize_segment(raw, arrival, kind),
+        lambda raw, arrival: normalize_segment(raw, arrival, kind),
+        arrival,
         project_id,
         max_events=max_events,
         max_event_bytes=max_event_bytes,
