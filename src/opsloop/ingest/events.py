@@ -206,8 +206,9 @@ def normalize_posthog(raw: Any, arrival: Arrival) -> WireEvent:
     if type(raw) is not dict:
         raise InvalidEvent(f"an event must be a JSON object, got {type(raw).__name__}")
     event = raw.get("event")
-    # The common case (a clean, short string) is checked inline; `_text` repairs or explains the rest.
-    if type(event) is not str or not 0 < len(event) <= MAX_NAME_CHARS or event[0].isspace() or event[-1].isspace():
+    # The common case (a clean, short string) is checked inline; `_text` repairs or explains the rest. (CPython's
+    # `strip()` returns the string itself when there is nothing to strip; anything else just takes `_text`.)
+    if type(event) is not str or not 0 < len(event) <= MAX_NAME_CHARS or event.strip() is not event:
         event = _text(event, "event", MAX_NAME_CHARS)
     props = raw.get("properties")
     if props is None:
@@ -217,12 +218,7 @@ def normalize_posthog(raw: Any, arrival: Arrival) -> WireEvent:
     distinct = raw.get("distinct_id")
     if distinct is None:
         distinct = props.get("distinct_id", props.get("$distinct_id"))
-    if (
-        type(distinct) is not str
-        or not 0 < len(distinct) <= MAX_DISTINCT_ID_CHARS
-        or distinct[0].isspace()
-        or distinct[-1].isspace()
-    ):
+    if type(distinct) is not str or not 0 < len(distinct) <= MAX_DISTINCT_ID_CHARS or distinct.strip() is not distinct:
         distinct = _text(distinct, "distinct_id", MAX_DISTINCT_ID_CHARS)
     set_props = raw.get("$set")
     set_once = raw.get("$set_once")
@@ -243,7 +239,7 @@ def normalize_posthog(raw: Any, arrival: Arrival) -> WireEvent:
             # The client's clock may be off; what it measured is the delay between event and send.
             ts = arrival.now + (ts - skew_base)
         timestamp_us = _event_time(ts, arrival)
-    elif isinstance(raw.get("offset"), int | float):
+    elif "offset" in raw and isinstance(raw["offset"], int | float):
         timestamp_us = _event_time(arrival.now - dt.timedelta(milliseconds=raw["offset"]), arrival)
     else:
         timestamp_us = arrival.now_us
