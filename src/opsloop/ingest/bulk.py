@@ -17,9 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
+from opsloop.ingest.stages import Sink, read_ahead
 from opsloop.ingest.writer import EventWriter
 from opsloop.store.models import ImportRun, utcnow
-from opsloop.store.staging import PROPERTY_PREFIX, SET_ONCE_PREFIX, SET_PREFIX, Stager
+from opsloop.store.staging import PROPERTY_PREFIX, SET_ONCE_PREFIX, SET_PREFIX, StagedBatch, Stager
 
 ImportFormat = Literal["csv", "jsonl", "parquet"]
 CANONICAL = ("uuid", "event", "distinct_id", "timestamp", "properties", "$set", "$set_once")
@@ -321,32 +322,51 @@ def import_file(
     started = time.perf_counter()
     total, chunks = READERS[fmt_](path, mapping, batch_rows)
     unit = "rows" if fmt_ == "parquet" else "bytes"
-    stager = Stager()  # all cores: an import has the machine to itself
+    known = Stager(threads=1)  # the writer's known-id table for this import's batches
+    valid_rows = 0
+
+    def store(events: pa.Table) -> None:
+        summary.stored += writer.store_events(events)
+
+    gathered: list[pa.Table] = []  # resolved batches waiting to be stored together
+
+    # Three stages overlap, each on its own thread: reading and validating the next batch, resolving the
+    # persons of this one (here), storing earlier ones, gathered up to the size the engine writes best.
+    # Batches are resolved and stored in file order: identity rows apply in file order, and de-duplication
+    # across batches holds.
+    staged_batches = read_ahead(_staged(chunks, project_id), depth=1, name="opsloop-import-stage")
     rejects_file = None
     try:
-        for chunk in chunks:
-            now = dt.datetime.now(dt.UTC)
-            summary.rows_read += chunk.table.num_rows + len(chunk.rejects)
-            rejected = list(chunk.rejects)
-            if chunk.table.num_rows:
-                staged = stager.stage(chunk.table, project_id, now)
-                if staged.rejected.num_rows:
-                    rejected += _describe_rejects(chunk.table, staged.rejected)
-                result = writer.write_staged(project_id, staged.valid, now, stager)
-                summary.stored += result.stored
-                summary.duplicates += result.duplicates
-            if rejected:
-                if rejects_file is None:
-                    rejects_file = open(rejects_path, "wb")  # noqa: SIM115 - closed in finally
-                for item in sorted(rejected, key=lambda r: r["line"]):
-                    rejects_file.write(orjson.dumps(item, default=str) + b"\n")
-                summary.rejected += len(rejected)
-            if on_progress:
-                on_progress(chunk.done, total, unit)
+        with Sink(store, depth=1, name="opsloop-import-store") as stored_batches:
+            for chunk, staged, now in staged_batches:
+                summary.rows_read += chunk.table.num_rows + len(chunk.rejects)
+                rejected = list(chunk.rejects)
+                if staged is not None:
+                    if staged.rejected.num_rows:
+                        rejected += _describe_rejects(chunk.table, staged.rejected)
+                    valid_rows += staged.valid.num_rows
+                    events = writer.resolve_persons(project_id, staged.valid, now, known)
+                    if events.num_rows:
+                        gathered.append(events)
+                    ready, gathered = _in_multiples(gathered, writer.store.dialect.bulk_insert_rows)
+                    if ready is not None:
+                        stored_batches.put(ready)
+                if rejected:
+                    if rejects_file is None:
+                        rejects_file = open(rejects_path, "wb")  # noqa: SIM115 - closed in finally
+                    for item in sorted(rejected, key=lambda r: r["line"]):
+                        rejects_file.write(orjson.dumps(item, default=str) + b"\n")
+                    summary.rejected += len(rejected)
+                if on_progress:
+                    on_progress(chunk.done, total, unit)
+            if gathered:
+                stored_batches.put(pa.concat_tables(gathered).combine_chunks())
     finally:
-        stager.close()
+        staged_batches.close()
+        known.close()
         if rejects_file is not None:
             rejects_file.close()
+    summary.duplicates = valid_rows - summary.stored
     summary.seconds = time.perf_counter() - started
     summary.rejects_path = str(rejects_path) if summary.rejected else None
     with writer.metadata.session() as session, session.begin():
@@ -359,6 +379,32 @@ def import_file(
                 summary.rejected,
             )
     return summary
+
+
+def _in_multiples(tables: list[pa.Table], unit: int) -> tuple[pa.Table | None, list[pa.Table]]:
+    """The largest whole number of `unit` rows of `tables`, as one contiguous table, and the rest, kept back.
+
+    An engine that writes best in units of rows (DuckDB's row groups) then gets only whole units, until the
+    last insert of an import: a partial unit would be written once now and again at the next checkpoint.
+    """
+    rows = sum(t.num_rows for t in tables)
+    take = rows - rows % unit if unit else rows
+    if not take:
+        return None, tables
+    joined = pa.concat_tables(tables)
+    rest = joined.slice(take)
+    return joined.slice(0, take).combine_chunks(), [rest] if rest.num_rows else []
+
+
+def _staged(chunks: Iterator[_Chunk], project_id: int) -> Iterator[tuple[_Chunk, StagedBatch | None, dt.datetime]]:
+    """Each chunk with its rows validated and shaped, and the time the checks used as "now"."""
+    stager = Stager()  # all cores: an import has the machine to itself
+    try:
+        for chunk in chunks:
+            now = dt.datetime.now(dt.UTC)
+            yield chunk, stager.stage(chunk.table, project_id, now) if chunk.table.num_rows else None, now
+    finally:
+        stager.close()
 
 
 def _describe_rejects(table: pa.Table, rejected: pa.Table) -> list[dict[str, Any]]:

@@ -64,7 +64,7 @@ class SetProperties:
 PersonOp = Seen | Link | SetProperties
 
 
-@dataclass
+@dataclass(slots=True)
 class _PersonState:
     id: str
     properties: dict[str, Any]
@@ -95,8 +95,13 @@ class _Batch:
         self.members.setdefault(person_id, set()).add(distinct_id)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: The properties of every new person without any, shared so that storing them converts `{}` once.
+_NO_PROPERTIES: dict[str, Any] = {}
+
+
 def _from_us(us: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+    return _EPOCH + dt.timedelta(microseconds=us)
 
 
 class PersonRegistry:
@@ -323,17 +328,14 @@ class PersonRegistry:
                 bulk_insert(
                     session.connection(),
                     Person.__table__,
-                    [
-                        {
-                            "id": p.id,
-                            "project_id": project_id,
-                            "properties": p.properties,
-                            "is_identified": p.is_identified,
-                            "created_at": p.created_at,
-                            "version": version,
-                        }
-                        for p in new_persons
-                    ],
+                    {
+                        "id": [p.id for p in new_persons],
+                        "project_id": [project_id] * len(new_persons),
+                        "properties": [p.properties or _NO_PROPERTIES for p in new_persons],
+                        "is_identified": [p.is_identified for p in new_persons],
+                        "created_at": [p.created_at for p in new_persons],
+                        "version": [version] * len(new_persons),
+                    },
                 )
             if updated:
                 session.execute(
@@ -356,18 +358,16 @@ class PersonRegistry:
                     ],
                 )
             if batch.new_ids:
+                new_ids = sorted(batch.new_ids)  # in key order, the index's pages are each written once
                 bulk_insert(
                     session.connection(),
                     PersonDistinctId.__table__,
-                    [
-                        {
-                            "project_id": project_id,
-                            "distinct_id": did,
-                            "person_id": batch.ids[did],
-                            "version": version,
-                        }
-                        for did in batch.new_ids
-                    ],
+                    {
+                        "project_id": [project_id] * len(new_ids),
+                        "distinct_id": new_ids,
+                        "person_id": [batch.ids[did] for did in new_ids],
+                        "version": [version] * len(new_ids),
+                    },
                 )
             if batch.moved_ids:
                 table = PersonDistinctId.__table__
@@ -392,23 +392,23 @@ class PersonRegistry:
         changed = [batch.persons[pid] for pid in batch.changed]
         deleted = list(batch.deleted)
         n = len(changed) + len(deleted)
-        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         persons = {
-            "project_id": [batch.project_id] * n,
+            "project_id": pa.nulls(n, pa.int64()).fill_null(batch.project_id),
             "id": [p.id for p in changed] + deleted,
-            "created_at": [p.created_at for p in changed] + [epoch] * len(deleted),
-            "properties": [orjson.dumps(p.properties).decode() for p in changed] + ["{}"] * len(deleted),
+            "created_at": [p.created_at for p in changed] + [_EPOCH] * len(deleted),
+            "properties": [orjson.dumps(p.properties).decode() if p.properties else "{}" for p in changed]
+            + ["{}"] * len(deleted),
             "is_identified": [p.is_identified for p in changed] + [False] * len(deleted),
             "is_deleted": [False] * len(changed) + [True] * len(deleted),
-            "version": [version] * n,
+            "version": pa.nulls(n, pa.int64()).fill_null(version),
         }
         self.store.upsert_persons(pa.table(persons, schema=PERSONS_SCHEMA))
         ids = list(batch.new_ids | batch.moved_ids)
         distinct_ids = {
-            "project_id": [batch.project_id] * len(ids),
+            "project_id": pa.nulls(len(ids), pa.int64()).fill_null(batch.project_id),
             "distinct_id": ids,
             "person_id": [batch.ids[did] for did in ids],
-            "is_deleted": [False] * len(ids),
-            "version": [version] * len(ids),
+            "is_deleted": pa.nulls(len(ids), pa.bool_()).fill_null(False),
+            "version": pa.nulls(len(ids), pa.int64()).fill_null(version),
         }
         self.store.upsert_distinct_ids(pa.table(distinct_ids, schema=DISTINCT_IDS_SCHEMA))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,7 +19,8 @@ from opsloop.ingest.identity import Link, PersonOp, PersonRegistry, Seen, SetPro
 from opsloop.store.events import EventStore
 from opsloop.store.metadata import MetadataStore
 from opsloop.store.models import Group
-from opsloop.store.staging import Stager
+from opsloop.store.schema import EVENTS_SCHEMA, with_text_uuids
+from opsloop.store.staging import Stager, to_events
 
 log = logging.getLogger("opsloop.ingest")
 
@@ -81,15 +84,39 @@ class EventWriter:
         self, project_id: int, valid: pa.Table, now: dt.datetime, stager: Stager | None = None
     ) -> WriteResult:
         """Store a staged batch: persons resolved in bulk, per-row work only for identity rows."""
+        events = self.resolve_persons(project_id, valid, now, stager)
+        if "_fresh" in valid.column_names and events.num_rows:
+            # Uuids the server minted for this very write cannot be stored yet: no de-duplication probe.
+            minted = valid.filter(valid.column("_fresh")).column("uuid")
+            stored_uuids = with_text_uuids(events.select(["uuid"])).column("uuid")
+            is_minted = pc.is_in(stored_uuids, value_set=minted)
+            stored = self.store.append_events(events.filter(is_minted))
+            stored += self.store_events(events.filter(pc.invert(is_minted)))
+        else:
+            stored = self.store_events(events)
+        return WriteResult(stored=stored, duplicates=valid.num_rows - stored)
+
+    def store_events(self, events: pa.Table) -> int:
+        """Append events whose persons are resolved, skipping those already stored; returns how many were new."""
+        return self.store.insert_events(events, self.dedup_window) if events.num_rows else 0
+
+    def resolve_persons(
+        self, project_id: int, valid: pa.Table, now: dt.datetime, stager: Stager | None = None
+    ) -> pa.Table:
+        """Apply a staged batch's identity changes (in row order); its rows as events with person ids, unstored.
+
+        A bulk import stores batch N (`store_events`) while it resolves batch N+1; every caller stores the
+        batches in the order it resolved them.
+        """
         stager = stager or self.stager
         if valid.num_rows == 0:
-            return WriteResult(stored=0, duplicates=0)
+            return EVENTS_SCHEMA.empty_table()
         stager.sync_known(self.persons.generation)
-        first = stager.unseen_ids(valid, project_id)
-        ops: list[PersonOp] = [
-            Seen(did, ts)
-            for did, ts in zip(first.column("distinct_id").to_pylist(), first.column("ts").to_pylist(), strict=True)
-        ]
+        # Each distinct id once (`names`), and each row's position in `names`: persons are looked up per name.
+        encoded = pc.dictionary_encode(valid.column("distinct_id").combine_chunks())
+        names, name_of_row = encoded.dictionary, encoded.indices
+        known = stager.known_persons(names, project_id)
+        ops: list[PersonOp] = _first_seen(names, name_of_row, known, valid.column("timestamp"))
         special_mask = pc.or_(
             pc.is_in(valid.column("event"), pa.array(sorted(_IDENTITY_EVENTS))),
             pc.or_(pc.is_valid(valid.column("set")), pc.is_valid(valid.column("set_once"))),
@@ -99,7 +126,7 @@ class EventWriter:
         for row in valid.filter(special_mask).sort_by("_row").to_pylist():
             event = CapturedEvent(
                 project_id,
-                row["uuid"],
+                str(row["uuid"]),
                 row["event"],
                 row["distinct_id"],
                 int(row["timestamp"].timestamp() * 1_000_000),
@@ -109,22 +136,13 @@ class EventWriter:
             )
             special.append(event)
             ops.extend(identity_ops(event))
-        stager.remember(project_id, self.persons.apply(project_id, ops))
+        decided = self.persons.apply(project_id, ops) if ops else {}
+        stager.remember(project_id, decided)
         self._apply_groups(project_id, special)
-        stored = 0
-        if "_fresh" in valid.column_names:
-            # Uuids the server minted for this very write cannot be stored yet: no de-duplication probe.
-            fresh = valid.column("_fresh")
-            new = valid.filter(fresh)
-            if new.num_rows:
-                stored += self.store.append_events(stager.to_events(new, project_id, now))
-            valid_checked = valid.filter(pc.invert(fresh))
-        else:
-            valid_checked = valid
-        if valid_checked.num_rows:
-            table = stager.to_events(valid_checked, project_id, now)
-            stored += self.store.insert_events(table, self.dedup_window)
-        return WriteResult(stored=stored, duplicates=valid.num_rows - stored)
+        persons = _with_decisions(names, known, decided).take(name_of_row)
+        if persons.null_count:
+            raise RuntimeError("an event's distinct id had no person: the identity cache is inconsistent")
+        return to_events(valid, project_id, persons, now)
 
     def _apply_groups(self, project_id: int, events: Sequence[CapturedEvent]) -> None:
         """`$groupidentify` sets properties on a group (company, team...)."""
@@ -158,3 +176,36 @@ class EventWriter:
 
 
 _IDENTITY_EVENTS = frozenset({"$identify", "$create_alias", "$groupidentify"})
+
+
+def _first_seen(names: pa.Array, name_of_row: pa.Array, known: pa.Array, times: pa.ChunkedArray) -> list[PersonOp]:
+    """`Seen` for each name without a known person, at its earliest time in the batch."""
+    if not known.null_count:
+        return []
+    unseen = pc.indices_nonzero(pc.is_null(known))
+    earliest = (
+        pa.table({"name": name_of_row, "ts": times.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())})
+        .filter(pc.is_in(name_of_row, unseen))
+        .group_by("name", use_threads=False)
+        .aggregate([("ts", "min")])
+    )
+    return [
+        Seen(did, ts)
+        for did, ts in zip(
+            names.take(earliest.column("name")).to_pylist(), earliest.column("ts_min").to_pylist(), strict=True
+        )
+    ]
+
+
+def _with_decisions(names: pa.Array, known: pa.Array, decided: dict[str, str]) -> pa.Array:
+    """The person of each name: what the registry just decided, else what was known before the batch."""
+    if not decided:
+        return known
+    decided_names = pa.array(list(decided), pa.string())
+    decided_persons = pa.array([uuid.UUID(pid).bytes for pid in decided.values()], pa.uuid())
+    # Positions into `known` followed by `decided_persons`: a name's own entry, unless it was decided.
+    choice = np.arange(len(names), dtype=np.int64)
+    where = pc.index_in(names, value_set=decided_names)
+    hit = pc.indices_nonzero(pc.is_valid(where)).to_numpy()
+    choice[hit] = len(names) + pc.take(where, pa.array(hit)).to_numpy()
+    return pa.concat_arrays([known, decided_persons]).take(pa.array(choice))

@@ -25,7 +25,7 @@ from sqlglot.errors import TokenError
 
 from opsloop.store.dialects import ClickHouseDialect
 from opsloop.store.events import JSONScalar, QueryFailed, QueryResult, QueryTimeout, StoreLocked, result_from_arrow
-from opsloop.store.schema import EVENTS_SCHEMA
+from opsloop.store.schema import EVENTS_SCHEMA, with_text_uuids
 
 #: Applied to every read: LEFT JOIN non-matches must be NULL, not the type's default (a zero UUID), because
 #: `relations.project_events` resolves merged persons with `coalesce(pdi.person_id, e.person_id)`.
@@ -201,7 +201,7 @@ class _ClickHouseStore:
         """Append events not already stored (same project and uuid, within the window of their times)."""
         if batch.num_rows == 0:
             return 0
-        batch = _first_per_key(batch.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA))
+        batch = _first_per_key(with_text_uuids(batch.select(EVENTS_SCHEMA.names)).cast(EVENTS_SCHEMA))
         bounds = pc.min_max(batch.column("timestamp"))
         window = {
             "lo": _param_value(_shifted(bounds["min"].as_py(), -dedup_window)),
@@ -228,7 +228,7 @@ class _ClickHouseStore:
         if batch.num_rows == 0:
             return 0
         with self._write_lock:
-            self._insert_arrow("events", batch.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA))
+            self._insert_arrow("events", with_text_uuids(batch.select(EVENTS_SCHEMA.names)).cast(EVENTS_SCHEMA))
         return batch.num_rows
 
     def _upsert(self, table: str, rows: pa.Table) -> None:

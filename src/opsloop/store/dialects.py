@@ -15,6 +15,8 @@ class Dialect:
     sqlglot_name: ClassVar[str]
     #: Replicated tables need `FINAL` (ReplacingMergeTree) to read the latest version of each row.
     replicas_need_final: ClassVar[bool] = False
+    #: Events per insert that the engine writes best; bulk writers insert whole multiples of it (0: any size).
+    bulk_insert_rows: ClassVar[int] = 0
 
     def events_ddl(self) -> list[str]:
         """Statements that create the events table and the person replicas if missing."""
@@ -39,6 +41,9 @@ class DuckDBDialect(Dialect):
 
     name = "duckdb"
     sqlglot_name = "duckdb"
+    #: Two row groups (122,880 rows each): DuckDB writes whole row groups compressed, in parallel, straight
+    #: into the file; a partial one goes through the write-ahead log and is written again at a checkpoint.
+    bulk_insert_rows = 2 * 122_880
 
     def events_ddl(self) -> list[str]:
         """DuckDB tables; events are appended in arrival order so zone maps prune on time and insert time.

@@ -70,21 +70,37 @@ class DuckDBEventStore:
             cur = self._con.cursor()
             try:
                 cur.register("_incoming", batch)
-                # The hash table is built on the batch's uuids and probed by the stored rows, so each batch
-                # costs one scan of the window rather than a hash table of everything stored in it.
-                row = cur.execute(
+                # First a read: does the batch repeat a key, or hold one already stored in the window? The hash
+                # table is built on the batch's uuids and probed by the stored rows, so this costs one scan of
+                # the window. Usually the answer is no, and the rows go in by a plain append, which DuckDB
+                # writes in parallel, compressed, straight into row groups; a join in the INSERT would not.
+                clash = cur.execute(
                     """
-                    INSERT INTO events
-                    SELECT b.uuid::UUID, b.project_id, b.event, b.distinct_id, b.person_id::UUID,
-                           b."timestamp", b.properties, b.session_id, b.inserted_at
-                    FROM (SELECT * FROM _incoming
-                          QUALIFY row_number() OVER (PARTITION BY project_id, uuid) = 1) AS b
-                    WHERE (b.project_id, b.uuid::UUID) NOT IN (
-                        SELECT (e.project_id, e.uuid) FROM events AS e
-                        WHERE e."timestamp" BETWEEN ? AND ?
-                          AND e.uuid IN (SELECT uuid::UUID FROM _incoming))
+                    SELECT (SELECT count(*) > count(DISTINCT (project_id, uuid::UUID)) FROM _incoming)
+                        OR EXISTS (SELECT 1 FROM events AS e
+                                   WHERE e."timestamp" BETWEEN ? AND ?
+                                     AND e.uuid IN (SELECT uuid::UUID FROM _incoming)
+                                     AND e.project_id IN (SELECT project_id FROM _incoming))
                     """,
                     [lo, hi],
+                ).fetchone()
+                source = "_incoming"
+                if clash and clash[0]:
+                    source = """(SELECT * FROM (SELECT * FROM _incoming
+                                               QUALIFY row_number() OVER (PARTITION BY project_id, uuid::UUID) = 1) AS b
+                                 WHERE (b.project_id, b.uuid::UUID) NOT IN (
+                                     SELECT (e.project_id, e.uuid) FROM events AS e
+                                     WHERE e."timestamp" BETWEEN $lo AND $hi
+                                       AND e.uuid IN (SELECT uuid::UUID FROM _incoming)))"""
+                # `source` is one of the two fixed texts above, never input.
+                row = cur.execute(
+                    f"""
+                    INSERT INTO events
+                    SELECT uuid::UUID, project_id, event, distinct_id, person_id::UUID,
+                           "timestamp", properties, session_id, inserted_at
+                    FROM {source}
+                    """,
+                    {"lo": lo, "hi": hi} if source != "_incoming" else {},
                 ).fetchone()
             finally:
                 cur.unregister("_incoming")

@@ -59,7 +59,8 @@ class EventStore(Protocol):
 
     def insert_events(self, batch: pa.Table, dedup_window: timedelta) -> int:
         """Append events (schema `EVENTS_SCHEMA`), skipping any whose (project, uuid) is already stored
-        within `dedup_window` of the batch's timestamps or repeated inside the batch; returns rows written."""
+        within `dedup_window` of the batch's timestamps or repeated inside the batch; returns rows written.
+        The `UUID_COLUMNS` may hold Arrow UUIDs instead of text."""
 
     def append_events(self, batch: pa.Table) -> int:
         """Append events whose uuids cannot be stored yet (minted by the server for this write), without

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,32 +48,46 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows with one driver `executemany`, skipping the ORM's per-row work.
+def bulk_insert(connection: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:
+    """Insert many rows, given column by column, with one driver `executemany` per chunk, skipping the ORM.
 
     The statement is compiled once for the dialect and values go through each column's own bind processor,
     so what is stored is exactly what a normal insert would store (JSON text, SQLite date-time strings...).
+    A value object repeated in a column (the same `{}` for every new person) is converted once.
     """
-    if not rows:
+    keys = list(columns)
+    count = len(columns[keys[0]]) if keys else 0
+    if not count:
         return
     dialect = connection.dialect
-    keys = list(rows[0])
     compiled = table.insert().compile(dialect=dialect, column_keys=keys)
     processors = {key: table.c[key].type._cached_bind_processor(dialect) for key in keys}
     order = [compiled.binds[name].key for name in compiled.positiontup or ()]
     names = {name: bind.key for name, bind in compiled.binds.items()}
     # Chunks keep the converted copies of the rows small, whatever the number of rows.
-    for start in range(0, len(rows), _BULK_CHUNK):
-        processed = [
-            {key: (proc(row[key]) if (proc := processors[key]) is not None else row[key]) for key in keys}
-            for row in rows[start : start + _BULK_CHUNK]
-        ]
+    for start in range(0, count, _BULK_CHUNK):
+        processed = {key: _processed(processors[key], columns[key][start : start + _BULK_CHUNK]) for key in keys}
         params: list[Any] = (
-            [tuple(row[key] for key in order) for row in processed]
+            list(zip(*(processed[key] for key in order), strict=True))
             if compiled.positional
-            else [{name: row[key] for name, key in names.items()} for row in processed]
+            else [
+                dict(zip(names, row, strict=True)) for row in zip(*(processed[k] for k in names.values()), strict=True)
+            ]
         )
         connection.exec_driver_sql(compiled.string, params)
+
+
+def _processed(process: Callable[[Any], Any] | None, values: Sequence[Any]) -> Sequence[Any]:
+    if process is None:
+        return values
+    done: dict[int, Any] = {}  # by object identity: the values are alive, and not changed, during the call
+    out = []
+    for value in values:
+        key = id(value)
+        if key not in done:
+            done[key] = process(value)
+        out.append(done[key])
+    return out
 
 
 class MetadataStore:

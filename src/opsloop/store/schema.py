@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 #: The property promoted to the `session_id` column (sessions are grouped on it constantly).
 SESSION_PROPERTY = "$session_id"
@@ -22,6 +24,44 @@ EVENTS_SCHEMA = pa.schema(
         ("inserted_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+
+#: Columns of `EVENTS_SCHEMA` that hold UUIDs. A batch may carry them as Arrow UUIDs (`pa.uuid()`, 16 bytes)
+#: rather than text: the DuckDB store takes those as they are, and other stores turn them into text first.
+UUID_COLUMNS = ("uuid", "person_id")
+#: The two hex digits of each byte value, as the little-endian pair of characters that a uint16 holds.
+_HEX_PAIRS = np.array([ord(f"{b:02x}"[0]) | ord(f"{b:02x}"[1]) << 8 for b in range(256)], dtype="<u2")
+#: (start in the text, start in the digits, length) of the five dash-separated groups of a UUID's text.
+_GROUPS = ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12))
+
+
+def uuid_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Arrow UUIDs as canonical lower-case text (`8-4-4-4-12` hex digits), without a Python loop."""
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    storage = array.storage if isinstance(array, pa.ExtensionArray) else array
+    n = len(storage)
+    raw = np.frombuffer(storage.buffers()[1], dtype=np.uint8, count=16 * n, offset=16 * storage.offset)
+    digits = _HEX_PAIRS[raw].view(np.uint8).reshape(n, 32)
+    text = np.full((n, 36), ord("-"), dtype=np.uint8)
+    for at, start, length in _GROUPS:
+        text[:, at : at + length] = digits[:, start : start + length]
+    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
+    strings = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+    if storage.null_count:
+        return pc.if_else(pc.is_valid(storage), strings, pa.scalar(None, pa.string()))
+    return strings
+
+
+def with_text_uuids(batch: pa.Table) -> pa.Table:
+    """`batch` with its Arrow-UUID columns (see `UUID_COLUMNS`) as text, the form `EVENTS_SCHEMA` names."""
+    for name in UUID_COLUMNS:
+        if name in batch.schema.names and pa.types.is_fixed_size_binary(_storage_type(batch.schema.field(name).type)):
+            batch = batch.set_column(batch.schema.get_field_index(name), name, uuid_text(batch.column(name)))
+    return batch
+
+
+def _storage_type(arrow_type: pa.DataType) -> pa.DataType:
+    return arrow_type.storage_type if isinstance(arrow_type, pa.BaseExtensionType) else arrow_type
+
 
 #: Replica of the metadata store's persons, kept in the events store so queries can join it.
 PERSONS_SCHEMA = pa.schema(
