@@ -9,14 +9,17 @@ import io
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
+from opsloop.ingest.known import KnownPersons
 from opsloop.ingest.stages import Sink, read_ahead
 from opsloop.ingest.writer import EventWriter
 from opsloop.store.models import ImportRun, utcnow
@@ -120,16 +123,16 @@ def read_parquet(path: Path, mapping: ColumnMapping, batch_rows: int) -> tuple[i
     try:
         # A buffered stream without pre-buffering reads column chunks as batches need them, so memory
         # follows the batch size rather than the file's row-group size.
-        parquet = pq.ParquetFile(path, buffer_size=8 * 1024 * 1024, pre_buffer=False)
+        parquet = pq.ParquetFile(path, buffer_size=1024 * 1024, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ImportFailed(f"{path} is not a readable Parquet file: {exc}") from None
     total = parquet.metadata.num_rows
 
     def chunks() -> Iterator[_Chunk]:
         done = 0
-        for batch in parquet.iter_batches(batch_size=batch_rows):
+        for batch in parquet.iter_batches(batch_size=batch_rows, use_threads=False):
             table = _renamed(pa.Table.from_batches([batch]), mapping)
-            rows = pa.array(range(done + 1, done + 1 + table.num_rows), type=pa.int64())
+            rows = pa.array(np.arange(done + 1, done + 1 + table.num_rows, dtype=np.int64))
             done += table.num_rows
             yield _Chunk(table.append_column("_row", rows), [], done)
 
@@ -322,13 +325,16 @@ def import_file(
     started = time.perf_counter()
     total, chunks = READERS[fmt_](path, mapping, batch_rows)
     unit = "rows" if fmt_ == "parquet" else "bytes"
-    known = Stager(threads=1)  # the writer's known-id table for this import's batches
+    known = KnownPersons()  # this import's own map: the writer's serves the live flusher
     valid_rows = 0
 
-    def store(events: pa.Table) -> None:
-        summary.stored += writer.store_events(events)
+    def store(events: pa.Table) -> Callable[[], None]:
+        def write() -> None:
+            summary.stored += writer.store_events(events)
 
-    gathered: list[pa.Table] = []  # resolved batches waiting to be stored together
+        return write
+
+    gathered: list[pa.Table] = []  # resolved events waiting to be stored together
 
     # Three stages overlap, each on its own thread: reading and validating the next batch, resolving the
     # persons of this one (here), storing earlier ones, gathered up to the size the engine writes best.
@@ -337,7 +343,7 @@ def import_file(
     staged_batches = read_ahead(_staged(chunks, project_id), depth=1, name="opsloop-import-stage")
     rejects_file = None
     try:
-        with Sink(store, depth=1, name="opsloop-import-store") as stored_batches:
+        with Sink(_call, depth=1, name="opsloop-import-store") as writes:
             for chunk, staged, now in staged_batches:
                 summary.rows_read += chunk.table.num_rows + len(chunk.rejects)
                 rejected = list(chunk.rejects)
@@ -345,12 +351,14 @@ def import_file(
                     if staged.rejected.num_rows:
                         rejected += _describe_rejects(chunk.table, staged.rejected)
                     valid_rows += staged.valid.num_rows
-                    events = writer.resolve_persons(project_id, staged.valid, now, known)
-                    if events.num_rows:
-                        gathered.append(events)
+                    resolved = writer.resolve_persons(project_id, staged.valid, now, known)
+                    if resolved.replicas is not None:
+                        writes.put(partial(writer.write_replicas, resolved.replicas))
+                    if resolved.events.num_rows:
+                        gathered.append(resolved.events)
                     ready, gathered = _in_multiples(gathered, writer.store.dialect.bulk_insert_rows)
                     if ready is not None:
-                        stored_batches.put(ready)
+                        writes.put(store(ready))
                 if rejected:
                     if rejects_file is None:
                         rejects_file = open(rejects_path, "wb")  # noqa: SIM115 - closed in finally
@@ -360,10 +368,9 @@ def import_file(
                 if on_progress:
                     on_progress(chunk.done, total, unit)
             if gathered:
-                stored_batches.put(pa.concat_tables(gathered).combine_chunks())
+                writes.put(store(pa.concat_tables(gathered).combine_chunks()))
     finally:
         staged_batches.close()
-        known.close()
         if rejects_file is not None:
             rejects_file.close()
     summary.duplicates = valid_rows - summary.stored
@@ -379,6 +386,10 @@ def import_file(
                 summary.rejected,
             )
     return summary
+
+
+def _call(write: Callable[[], None]) -> None:
+    write()
 
 
 def _in_multiples(tables: list[pa.Table], unit: int) -> tuple[pa.Table | None, list[pa.Table]]:
@@ -398,7 +409,7 @@ def _in_multiples(tables: list[pa.Table], unit: int) -> tuple[pa.Table | None, l
 
 def _staged(chunks: Iterator[_Chunk], project_id: int) -> Iterator[tuple[_Chunk, StagedBatch | None, dt.datetime]]:
     """Each chunk with its rows validated and shaped, and the time the checks used as "now"."""
-    stager = Stager()  # all cores: an import has the machine to itself
+    stager = Stager(threads=1)  # one batch at a time; the other stages run beside it
     try:
         for chunk in chunks:
             now = dt.datetime.now(dt.UTC)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,14 +14,23 @@ import pyarrow.compute as pc
 from sqlalchemy import select
 
 from opsloop.ingest.events import CapturedEvent
-from opsloop.ingest.identity import Link, PersonOp, PersonRegistry, Seen, SetProperties
+from opsloop.ingest.identity import Link, PersonOp, PersonRegistry, ReplicaRows, Seen, SetProperties
+from opsloop.ingest.known import KnownPersons
 from opsloop.store.events import EventStore
 from opsloop.store.metadata import MetadataStore
 from opsloop.store.models import Group
-from opsloop.store.schema import EVENTS_SCHEMA, with_text_uuids
+from opsloop.store.schema import EVENTS_SCHEMA, uuid_values, with_text_uuids
 from opsloop.store.staging import Stager, to_events
 
 log = logging.getLogger("opsloop.ingest")
+
+
+@dataclass(frozen=True)
+class ResolvedBatch:
+    """A batch whose persons are decided: its events and its person replica rows, not yet written."""
+
+    events: pa.Table
+    replicas: ReplicaRows | None
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class EventWriter:
         self.dedup_window = dedup_window
         # The live flusher runs beside the event loop: one staging thread leaves the other core to requests.
         self.stager = Stager(threads=1)
+        self.known = KnownPersons()
 
     def close(self) -> None:
         """Release the staging database."""
@@ -81,10 +90,12 @@ class EventWriter:
         return WriteResult(stored=stored, duplicates=duplicates)
 
     def write_staged(
-        self, project_id: int, valid: pa.Table, now: dt.datetime, stager: Stager | None = None
+        self, project_id: int, valid: pa.Table, now: dt.datetime, known: KnownPersons | None = None
     ) -> WriteResult:
         """Store a staged batch: persons resolved in bulk, per-row work only for identity rows."""
-        events = self.resolve_persons(project_id, valid, now, stager)
+        resolved = self.resolve_persons(project_id, valid, now, known)
+        self.write_replicas(resolved.replicas)
+        events = resolved.events
         if "_fresh" in valid.column_names and events.num_rows:
             # Uuids the server minted for this very write cannot be stored yet: no de-duplication probe.
             minted = valid.filter(valid.column("_fresh")).column("uuid")
@@ -96,27 +107,33 @@ class EventWriter:
             stored = self.store_events(events)
         return WriteResult(stored=stored, duplicates=valid.num_rows - stored)
 
+    def write_replicas(self, replicas: ReplicaRows | None) -> None:
+        """Mirror a resolved batch's person changes into the events store (before its events)."""
+        if replicas is not None:
+            replicas.write(self.store)
+
     def store_events(self, events: pa.Table) -> int:
         """Append events whose persons are resolved, skipping those already stored; returns how many were new."""
         return self.store.insert_events(events, self.dedup_window) if events.num_rows else 0
 
     def resolve_persons(
-        self, project_id: int, valid: pa.Table, now: dt.datetime, stager: Stager | None = None
-    ) -> pa.Table:
-        """Apply a staged batch's identity changes (in row order); its rows as events with person ids, unstored.
+        self, project_id: int, valid: pa.Table, now: dt.datetime, known: KnownPersons | None = None
+    ) -> ResolvedBatch:
+        """Apply a staged batch's identity changes (in row order) to the metadata store; its rows as events
+        with person ids, and its replica rows, both still to be written (`write_replicas`, `store_events`).
 
-        A bulk import stores batch N (`store_events`) while it resolves batch N+1; every caller stores the
-        batches in the order it resolved them.
+        A bulk import writes batch N while it resolves batch N+1; every caller writes the batches in the
+        order it resolved them.
         """
-        stager = stager or self.stager
+        known = known or self.known
         if valid.num_rows == 0:
-            return EVENTS_SCHEMA.empty_table()
-        stager.sync_known(self.persons.generation)
+            return ResolvedBatch(EVENTS_SCHEMA.empty_table(), None)
+        known.sync(self.persons.generation)
         # Each distinct id once (`names`), and each row's position in `names`: persons are looked up per name.
         encoded = pc.dictionary_encode(valid.column("distinct_id").combine_chunks())
         names, name_of_row = encoded.dictionary, encoded.indices
-        known = stager.known_persons(names, project_id)
-        ops: list[PersonOp] = _first_seen(names, name_of_row, known, valid.column("timestamp"))
+        persons_known = known.lookup(project_id, names)
+        ops: list[PersonOp] = _first_seen(names, name_of_row, persons_known, valid.column("timestamp"))
         special_mask = pc.or_(
             pc.is_in(valid.column("event"), pa.array(sorted(_IDENTITY_EVENTS))),
             pc.or_(pc.is_valid(valid.column("set")), pc.is_valid(valid.column("set_once"))),
@@ -136,13 +153,13 @@ class EventWriter:
             )
             special.append(event)
             ops.extend(identity_ops(event))
-        decided = self.persons.apply(project_id, ops) if ops else {}
-        stager.remember(project_id, decided)
+        decided, replicas = self.persons.apply_deferred(project_id, ops) if ops else ({}, None)
+        known.remember(project_id, decided)
         self._apply_groups(project_id, special)
-        persons = _with_decisions(names, known, decided).take(name_of_row)
+        persons = _with_decisions(names, persons_known, decided).take(name_of_row)
         if persons.null_count:
             raise RuntimeError("an event's distinct id had no person: the identity cache is inconsistent")
-        return to_events(valid, project_id, persons, now)
+        return ResolvedBatch(to_events(valid, project_id, persons, now), replicas)
 
     def _apply_groups(self, project_id: int, events: Sequence[CapturedEvent]) -> None:
         """`$groupidentify` sets properties on a group (company, team...)."""
@@ -202,7 +219,7 @@ def _with_decisions(names: pa.Array, known: pa.Array, decided: dict[str, str]) -
     if not decided:
         return known
     decided_names = pa.array(list(decided), pa.string())
-    decided_persons = pa.array([uuid.UUID(pid).bytes for pid in decided.values()], pa.uuid())
+    decided_persons = uuid_values(list(decided.values()))
     # Positions into `known` followed by `decided_persons`: a name's own entry, unless it was decided.
     choice = np.arange(len(names), dtype=np.int64)
     where = pc.index_in(names, value_set=decided_names)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import Token, TokenType, exp
@@ -163,7 +164,7 @@ def _shifted(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
 def _first_per_key(batch: pa.Table) -> pa.Table:
     """The first row of each (project_id, uuid) in arrival order; uuids lower case, as ClickHouse prints."""
     batch = batch.set_column(batch.schema.get_field_index("uuid"), "uuid", pc.utf8_lower(batch.column("uuid")))
-    keyed = batch.append_column("__row", pa.array(range(batch.num_rows), pa.int64()))
+    keyed = batch.append_column("__row", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
     firsts = keyed.group_by(["project_id", "uuid"], use_threads=False).aggregate([("__row", "min")])
     return batch.take(firsts.sort_by("__row_min").column("__row_min"))
 
@@ -216,7 +217,7 @@ class _ClickHouseStore:
             ]
             existing = pa.concat_tables(stored).rename_columns(_KEYS_SCHEMA.names).cast(_KEYS_SCHEMA)
             if existing.num_rows:
-                keyed = batch.append_column("__row", pa.array(range(batch.num_rows), pa.int64()))
+                keyed = batch.append_column("__row", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
                 fresh = keyed.join(existing, ["project_id", "uuid"], join_type="left anti", use_threads=False)
                 batch = fresh.sort_by("__row").select(EVENTS_SCHEMA.names)
             if batch.num_rows:

@@ -41,9 +41,9 @@ class DuckDBDialect(Dialect):
 
     name = "duckdb"
     sqlglot_name = "duckdb"
-    #: Two row groups (122,880 rows each): DuckDB writes whole row groups compressed, in parallel, straight
-    #: into the file; a partial one goes through the write-ahead log and is written again at a checkpoint.
-    bulk_insert_rows = 2 * 122_880
+    #: A row group: DuckDB writes whole row groups compressed straight into the file; a partial one goes
+    #: through the write-ahead log and is written again at the next checkpoint.
+    bulk_insert_rows = 122_880
 
     def events_ddl(self) -> list[str]:
         """DuckDB tables; events are appended in arrival order so zone maps prune on time and insert time.

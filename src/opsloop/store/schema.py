@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,12 +29,17 @@ EVENTS_SCHEMA = pa.schema(
 )
 
 #: Columns of `EVENTS_SCHEMA` that hold UUIDs. A batch may carry them as Arrow UUIDs (`pa.uuid()`, 16 bytes)
-#: rather than text: the DuckDB store takes those as they are, and other stores turn them into text first.
+#: rather than text, and `properties` as Arrow JSON (`pa.json_()`, text already checked to be a JSON object):
+#: the DuckDB store takes those as they are, without parsing; other stores turn them into text first.
 UUID_COLUMNS = ("uuid", "person_id")
 #: The two hex digits of each byte value, as the little-endian pair of characters that a uint16 holds.
 _HEX_PAIRS = np.array([ord(f"{b:02x}"[0]) | ord(f"{b:02x}"[1]) << 8 for b in range(256)], dtype="<u2")
 #: (start in the text, start in the digits, length) of the five dash-separated groups of a UUID's text.
 _GROUPS = ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12))
+_DASHES = [8, 13, 18, 23]
+#: The value of each lower-case hex digit character; 255 for any other byte.
+_NIBBLES = np.full(256, 255, dtype=np.uint8)
+_NIBBLES[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
 def uuid_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -51,12 +59,40 @@ def uuid_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return strings
 
 
+def uuid_values(texts: Sequence[str]) -> pa.Array:
+    """UUID texts as Arrow UUIDs: canonical ones (lower-case `8-4-4-4-12`) at once, others parsed one by one."""
+    n = len(texts)
+    joined = "".join(texts).encode("ascii", "replace")
+    chars = np.frombuffer(joined, dtype=np.uint8)
+    if len(chars) == 36 * n:
+        chars = chars.reshape(n, 36)
+        digits = np.concatenate([chars[:, at : at + length] for at, _, length in _GROUPS], axis=1)
+        nibbles = _NIBBLES[digits]
+        if (chars[:, _DASHES] == ord("-")).all() and (nibbles < 16).all():
+            raw = (nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).astype(np.uint8)
+            storage = pa.Array.from_buffers(pa.binary(16), n, [None, pa.py_buffer(raw.tobytes())])
+            return pa.ExtensionArray.from_storage(pa.uuid(), storage)
+    return pa.array([uuid.UUID(text).bytes for text in texts], pa.uuid())
+
+
 def with_text_uuids(batch: pa.Table) -> pa.Table:
-    """`batch` with its Arrow-UUID columns (see `UUID_COLUMNS`) as text, the form `EVENTS_SCHEMA` names."""
+    """`batch` with Arrow UUIDs and Arrow JSON (see `UUID_COLUMNS`) as text, the form `EVENTS_SCHEMA` names."""
     for name in UUID_COLUMNS:
         if name in batch.schema.names and pa.types.is_fixed_size_binary(_storage_type(batch.schema.field(name).type)):
             batch = batch.set_column(batch.schema.get_field_index(name), name, uuid_text(batch.column(name)))
+    if "properties" in batch.schema.names and isinstance(batch.schema.field("properties").type, pa.JsonType):
+        batch = batch.set_column(
+            batch.schema.get_field_index("properties"), "properties", batch.column("properties").cast(pa.string())
+        )
     return batch
+
+
+def checked_json(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Text already checked to be JSON, marked as Arrow JSON (no copy), so that a store need not parse it."""
+    return pa.chunked_array(
+        [pa.ExtensionArray.from_storage(pa.json_(), chunk.cast(pa.string())) for chunk in values.chunks],
+        type=pa.json_(),
+    )
 
 
 def _storage_type(arrow_type: pa.DataType) -> pa.DataType:

@@ -15,15 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from opsloop.ingest.events import MAX_BLOCK_EVENTS
+from opsloop.store import rules
 from opsloop.store.duckdb import fetch_arrow
-from opsloop.store.schema import EVENTS_SCHEMA, SESSION_PROPERTY, UUID_COLUMNS
+from opsloop.store.schema import EVENTS_SCHEMA, SESSION_PROPERTY, UUID_COLUMNS, checked_json
 
 #: Prefixes of extra columns: event property, person `$set`, person `$set_once`.
 PROPERTY_PREFIX, SET_PREFIX, SET_ONCE_PREFIX = "p.", "s.", "so."
-_KNOWN_LIMIT = 5_000_000
 #: JSON path of the property promoted to the `session_id` column.
 _SESSION_PATH = f'$."{SESSION_PROPERTY}"'
-_NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 
 
 @dataclass(frozen=True)
@@ -34,88 +33,24 @@ class StagedBatch:
     rejected: pa.Table  # _row, reason
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _string(name: str) -> str:
-    return f"NULLIF(trim(CAST({_quote(name)} AS VARCHAR)), '')"
-
-
-def _json_problem(name: str) -> str:
-    """Why a JSON-object column's value is refused, or NULL; a cheap prefix test spares most rows a second parse."""
-    col = f"CAST({_quote(name)} AS VARCHAR)"
-    return (
-        f"CASE WHEN {col} IS NULL THEN NULL "
-        f"WHEN NOT json_valid({col}) THEN '{name} is not valid JSON' "
-        f"WHEN starts_with({col}, '{{') THEN NULL "  # valid JSON that opens with a brace is an object
-        f"WHEN json_type({col}) <> 'OBJECT' THEN '{name} must be a JSON object' "
-        "ELSE NULL END"
-    )
-
-
-def _json_value(name: str, arrow_type: pa.DataType) -> str:
-    """A column value as JSON; text that looks like a number or boolean becomes one (CSV has no types)."""
-    col = _quote(name)
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return (
-            f"CASE WHEN {col} IS NULL OR {col} = '' THEN NULL "
-            f"WHEN regexp_matches({col}, '{_NUMBER}') THEN CAST(CAST({col} AS DOUBLE) AS JSON) "
-            f"WHEN lower({col}) IN ('true', 'false') THEN CAST(lower({col}) AS JSON) "
-            f"ELSE to_json({col}) END"
-        )
-    return f"to_json({col})"
-
-
-def _merged_object(base: str | None, extras: list[tuple[str, str, pa.DataType]]) -> str:
-    """JSON object text: `base` (a JSON column) patched with extra columns (null values drop the key)."""
-    parts = [f"'{key.replace(chr(39), chr(39) * 2)}', {_json_value(col, typ)}" for key, col, typ in extras]
-    expr = f"coalesce(CAST({_quote(base)} AS JSON), '{{}}'::JSON)" if base else "'{}'::JSON"
-    if parts:
-        expr = f"json_merge_patch({expr}, json_object({', '.join(parts)}))"
-    return expr
-
-
-def _properties_text(base_type: pa.DataType | None, extras: list[tuple[str, str, pa.DataType]]) -> str:
-    """The `properties` object as text; a valid text column without extra columns passes through unchanged."""
-    if base_type is not None and not extras and _is_text(base_type):
-        # The same text `CAST(... AS JSON)` returns, without parsing it a second time (it was checked).
-        return f"coalesce(CAST({_quote('properties')} AS VARCHAR), '{{}}')"
-    return f"CAST({_merged_object('properties' if base_type is not None else None, extras)} AS VARCHAR)"
-
-
-def _is_text(arrow_type: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type)
-    )
-
-
-def _timestamp(arrow_type: pa.DataType) -> str:
-    col = _quote("timestamp")
-    if pa.types.is_timestamp(arrow_type):
-        return f"CAST({col} AS TIMESTAMPTZ)"
-    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
-        return f"to_timestamp(CASE WHEN abs({col}) > 1e11 THEN {col} / 1000.0 ELSE {col} END)"
-    if pa.types.is_date(arrow_type):
-        return f"CAST({col} AS TIMESTAMPTZ)"
-    return f"try_cast(trim(CAST({col} AS VARCHAR)) AS TIMESTAMPTZ)"
-
-
 def _uuid_bytes(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """The 16-byte storage of a column of Arrow UUIDs or DuckDB's 128-bit integers (lossless export)."""
     if isinstance(column.type, pa.BaseExtensionType):
-        return pa.chunked_array([chunk.storage for chunk in column.chunks], type=column.type.storage_type)
+        column = pa.chunked_array([chunk.storage for chunk in column.chunks], type=column.type.storage_type)
+    if column.type != pa.binary(16):
+        raise RuntimeError(f"DuckDB exported a uuid as {column.type}, not 16 bytes (lossless Arrow export)")
     return column
 
 
-def _either_uuid(given: pa.ChunkedArray, derived: pa.ChunkedArray) -> pa.ChunkedArray:
+def _either_uuid(given: pa.ChunkedArray | None, derived: pa.ChunkedArray) -> pa.ChunkedArray:
     """Each row's uuid: the one the row carried, else the one derived from its contents."""
-    given_bytes, derived_bytes = _uuid_bytes(given), _uuid_bytes(derived)
-    if given.null_count == len(given):
+    derived_bytes = _uuid_bytes(derived)
+    if given is None or given.null_count == len(given):
         chosen = derived_bytes
     elif derived.null_count == len(derived):
-        chosen = given_bytes
+        chosen = _uuid_bytes(given)
     else:
+        given_bytes = _uuid_bytes(given)
         chosen = pc.if_else(pc.is_valid(given_bytes), given_bytes, derived_bytes)
     return pa.chunked_array(
         [pa.ExtensionArray.from_storage(pa.uuid(), chunk) for chunk in chosen.chunks], type=pa.uuid()
@@ -132,12 +67,13 @@ def to_events(valid: pa.Table, project_id: int, person_ids: pa.Array, inserted_a
         "distinct_id": valid.column("distinct_id"),
         "person_id": person_ids,
         "timestamp": valid.column("timestamp"),
-        "properties": valid.column("properties"),
+        # Checked here (staging) or by the capture path, and written by DuckDB's own JSON functions.
+        "properties": checked_json(valid.column("properties")),
         "session_id": valid.column("session_id"),
         "inserted_at": pa.nulls(n, EVENTS_SCHEMA.field("inserted_at").type).fill_null(inserted_at),
     }
     for name, values in columns.items():
-        if not (name in UUID_COLUMNS and values.type == pa.uuid()):
+        if not (name in UUID_COLUMNS and values.type == pa.uuid()) and values.type != pa.json_():
             columns[name] = values.cast(EVENTS_SCHEMA.field(name).type)
     table = pa.table(columns)
     times = table.column("timestamp")
@@ -145,6 +81,155 @@ def to_events(valid: pa.Table, project_id: int, person_ids: pa.Array, inserted_a
     if n > 1 and not pc.all(pc.less_equal(times.slice(0, n - 1), times.slice(1))).as_py():
         table = table.sort_by("timestamp")
     return table
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one batch's columns are staged: the query, and which staged columns are the batch's own."""
+
+    types: dict[str, pa.DataType]
+    extras: dict[str, list[tuple[str, str, pa.DataType]]]
+    #: Staged values that are the batch's own column wherever the query leaves them NULL (no copy).
+    same_event: bool
+    same_distinct_id: bool
+    same_timestamp: bool
+    same_properties: bool
+
+    @classmethod
+    def of(cls, types: dict[str, pa.DataType], extras: dict[str, list[tuple[str, str, pa.DataType]]]) -> _Plan:
+        """The plan for a batch with these column types and extra columns."""
+        return cls(
+            types,
+            extras,
+            same_event=rules.is_text(types["event"]),
+            same_distinct_id=rules.is_text(types["distinct_id"]),
+            same_timestamp=rules.timestamp_passthrough(types["timestamp"]),
+            same_properties=rules.properties_passthrough(types.get("properties"), extras[PROPERTY_PREFIX]),
+        )
+
+    def sql(self) -> str:
+        """One pass over the batch: each row's reason, or its derived values.
+
+        Rows without a uuid get one derived from their contents: the md5 digest of the same text as ever
+        (so re-importing a file that an earlier version imported still finds its rows), whose 16 bytes
+        Arrow receives as they are. An empty `$set` is no person update: NULLIF keeps such rows off the
+        per-row identity path.
+        """
+        types, extras = self.types, self.extras
+        has_uuid = "uuid" in types
+        has_set = "$set" in types or bool(extras[SET_PREFIX])
+        has_set_once = "$set_once" in types or bool(extras[SET_ONCE_PREFIX])
+        problems = [rules.json_problem(c) for c in ("properties", "$set", "$set_once") if c in types]
+        json_problem = (
+            (problems[0] if len(problems) == 1 else f"coalesce({', '.join(problems)})")
+            if problems
+            else "CAST(NULL AS VARCHAR)"
+        )
+        props = rules.properties_text(types.get("properties"), extras[PROPERTY_PREFIX])
+        outputs = [
+            "_row",
+            "_reason AS reason",
+            "CASE WHEN _reason IS NULL THEN _parsed_uuid END AS _given_uuid" if has_uuid else None,
+            f"""CASE WHEN _reason IS NULL {"AND _parsed_uuid IS NULL " if has_uuid else ""}THEN md5_number(
+                   concat_ws('|', $project, _ev, _did, CAST(epoch_us(_ts) AS VARCHAR), _properties)) END
+               AS _derived_uuid""",
+            rules.changed_text("event", "_ev") + " AS event" if self.same_event else "_ev AS event",
+            rules.changed_text("distinct_id", "_did") + " AS distinct_id"
+            if self.same_distinct_id
+            else "_did AS distinct_id",
+            None if self.same_timestamp else '_ts AS "timestamp"',
+            None if self.same_properties else "_properties AS properties",
+            _person_update("$set" if "$set" in types else None, extras[SET_PREFIX], '"set"') if has_set else None,
+            _person_update("$set_once" if "$set_once" in types else None, extras[SET_ONCE_PREFIX], "set_once")
+            if has_set_once
+            else None,
+            "CASE WHEN _reason IS NULL THEN json_extract_string(_properties, $session) END AS session_id",
+        ]
+        return f"""
+        WITH src AS (
+            SELECT *,
+                   {rules.trimmed("event", types["event"])} AS _ev,
+                   {rules.trimmed("distinct_id", types["distinct_id"])} AS _did,
+                   {rules.timestamp(types["timestamp"])} AS _ts,
+                   {
+            "try_cast(NULLIF(trim(CAST(uuid AS VARCHAR)), '') AS UUID)" if has_uuid else "NULL"
+        } AS _parsed_uuid,
+                   {json_problem} AS _json_problem
+            FROM _in
+        ),
+        checked AS (
+            SELECT *,
+                   CASE
+                     WHEN _ev IS NULL THEN 'event is missing'
+                     WHEN length(_ev) > 200 THEN 'event is longer than 200 characters'
+                     WHEN _did IS NULL THEN 'distinct_id is missing'
+                     WHEN length(_did) > 200 THEN 'distinct_id is longer than 200 characters'
+                     WHEN _ts IS NULL THEN 'timestamp is missing or not a date-time'
+                     WHEN _ts < TIMESTAMPTZ '2000-01-01 00:00:00+00' THEN 'timestamp is before 2000-01-01'
+                     WHEN _ts > $future THEN 'timestamp is more than 23 hours in the future'
+                     {
+            "WHEN _parsed_uuid IS NULL AND NULLIF(trim(CAST(uuid AS VARCHAR)), '') IS NOT NULL "
+            "THEN 'uuid is not a valid UUID'"
+            if has_uuid
+            else ""
+        }
+                     WHEN _json_problem IS NOT NULL THEN _json_problem
+                     ELSE NULL END AS _reason
+            FROM src
+        ),
+        shaped AS (SELECT *, CASE WHEN _reason IS NULL THEN {props} END AS _properties FROM checked)
+        SELECT {", ".join(o for o in outputs if o)}
+        FROM shaped
+        """
+
+    def assemble(self, batch: pa.Table, staged: pa.Table) -> StagedBatch:
+        """The staged batch: the query's columns, and the batch's own where they are the same values."""
+        if not staged.column("_row").equals(batch.column("_row")):
+            raise RuntimeError("the staging query changed the order of the rows")
+        n = staged.num_rows
+        given = staged.column("_given_uuid") if "_given_uuid" in staged.schema.names else None
+        columns = {
+            "uuid": _either_uuid(given, staged.column("_derived_uuid")),
+            "event": _own_unless_changed(batch, staged, "event", self.same_event),
+            "distinct_id": _own_unless_changed(batch, staged, "distinct_id", self.same_distinct_id),
+            "timestamp": batch.column("timestamp").cast(_TIMESTAMP)
+            if self.same_timestamp
+            else staged.column("timestamp"),
+            "properties": batch.column("properties").cast(pa.string()).fill_null("{}")
+            if self.same_properties
+            else staged.column("properties"),
+            "set": staged.column("set") if "set" in staged.schema.names else pa.nulls(n, pa.string()),
+            "set_once": staged.column("set_once") if "set_once" in staged.schema.names else pa.nulls(n, pa.string()),
+            "session_id": staged.column("session_id"),
+            "_row": staged.column("_row"),
+        }
+        shaped = pa.table(columns)
+        reasons = staged.column("reason")
+        if reasons.null_count == n:  # the usual case: nothing refused, nothing to copy
+            return StagedBatch(valid=shaped, rejected=staged.select(["_row", "reason"])[:0])
+        refused = pc.is_valid(reasons)
+        return StagedBatch(
+            valid=shaped.filter(pc.invert(refused)), rejected=staged.filter(refused).select(["_row", "reason"])
+        )
+
+
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+_PARSED_UUID = "try_cast(NULLIF(trim(CAST(uuid AS VARCHAR)), '') AS UUID)"
+
+
+def _person_update(base: str | None, extras: list[tuple[str, str, pa.DataType]], alias: str) -> str:
+    """A `$set`-like object of valid rows as text; NULL when empty."""
+    merged = rules.merged_object(base, extras)
+    return f"CASE WHEN _reason IS NULL THEN CAST(NULLIF({merged}, '{{}}'::JSON) AS VARCHAR) END AS {alias}"
+
+
+def _own_unless_changed(batch: pa.Table, staged: pa.Table, name: str, same: bool) -> pa.ChunkedArray:
+    """A text column: where the query left NULL the batch's own value stands (it needed no change)."""
+    if not same:
+        return staged.column(name)
+    own = batch.column(name).cast(pa.string())
+    changed = staged.column(name)
+    return own if changed.null_count == len(changed) else pc.coalesce(changed, own)
 
 
 class Stager:
@@ -155,11 +240,6 @@ class Stager:
         if threads:
             config["threads"] = threads
         self._con = duckdb.connect(":memory:", config=config)
-        # Distinct id -> person decisions of the identity registry, so that batches join person ids in SQL
-        # and only unseen ids and identity rows go through Python.
-        self._con.execute("CREATE TABLE _known (project_id BIGINT, distinct_id VARCHAR, person_id UUID)")
-        self._known_generation: int | None = None
-        self._known_rows = 0
         self._con.execute("SET TimeZone = 'UTC'")
         # UUIDs leave as Arrow UUIDs (16 bytes), not text: the events store takes them as they are, where
         # parsing text costs more than any other step of an insert.
@@ -182,93 +262,20 @@ class Stager:
         missing = [c for c in ("event", "distinct_id", "timestamp") if c not in names]
         if missing:
             raise ValueError(f"the file has no {', '.join(missing)} column (map one with --map COLUMN={missing[0]})")
-        props_text = _properties_text(types.get("properties"), extras[PROPERTY_PREFIX])
-        has_set = "$set" in names or extras[SET_PREFIX]
-        has_set_once = "$set_once" in names or extras[SET_ONCE_PREFIX]
-        set_json = _merged_object("$set" if "$set" in names else None, extras[SET_PREFIX]) if has_set else "NULL"
-        set_once_json = (
-            _merged_object("$set_once" if "$set_once" in names else None, extras[SET_ONCE_PREFIX])
-            if has_set_once
-            else "NULL"
-        )
-        raw_uuid = _string("uuid") if "uuid" in names else "CAST(NULL AS VARCHAR)"
-        problems = [_json_problem(c) for c in ("properties", "$set", "$set_once") if c in names]
-        json_problem = (
-            (problems[0] if len(problems) == 1 else f"coalesce({', '.join(problems)})")
-            if problems
-            else "CAST(NULL AS VARCHAR)"
-        )
-        # One pass: every row gets its reason or its shaped values; the split happens in Arrow. An empty `$set`
-        # is no person update: NULLIF below keeps such rows off the per-row identity path. Rows without a
-        # uuid get one derived from their contents (md5 of the same text as ever, so re-importing a file
-        # that an earlier version imported still finds its rows).
-        sql = f"""
-        WITH src AS (
-            SELECT *,
-                   {_string("event")} AS _ev,
-                   {_string("distinct_id")} AS _did,
-                   {_timestamp(types["timestamp"])} AS _ts,
-                   {raw_uuid} AS _uuid,
-                   {json_problem} AS _json_problem
-            FROM _in
-        ),
-        parsed AS (SELECT *, try_cast(_uuid AS UUID) AS _parsed_uuid FROM src),
-        checked AS (
-            SELECT *,
-                   CASE
-                     WHEN _ev IS NULL THEN 'event is missing'
-                     WHEN length(_ev) > 200 THEN 'event is longer than 200 characters'
-                     WHEN _did IS NULL THEN 'distinct_id is missing'
-                     WHEN length(_did) > 200 THEN 'distinct_id is longer than 200 characters'
-                     WHEN _ts IS NULL THEN 'timestamp is missing or not a date-time'
-                     WHEN _ts < TIMESTAMPTZ '2000-01-01 00:00:00+00' THEN 'timestamp is before 2000-01-01'
-                     WHEN _ts > $future THEN 'timestamp is more than 23 hours in the future'
-                     WHEN _uuid IS NOT NULL AND _parsed_uuid IS NULL THEN 'uuid is not a valid UUID'
-                     WHEN _json_problem IS NOT NULL THEN _json_problem
-                     ELSE NULL END AS _reason
-            FROM parsed
-        ),
-        shaped AS (
-            SELECT _row, _reason, _ev, _did, _ts, _parsed_uuid,
-                   CASE WHEN _reason IS NULL THEN {props_text} END AS _properties,
-                   CASE WHEN _reason IS NULL THEN CAST(NULLIF({set_json}, '{{}}'::JSON) AS VARCHAR) END AS _set,
-                   CASE WHEN _reason IS NULL THEN CAST(NULLIF({set_once_json}, '{{}}'::JSON) AS VARCHAR) END
-                       AS _set_once
-            FROM checked
-        )
-        SELECT CASE WHEN _reason IS NULL THEN _parsed_uuid END AS _given_uuid,
-               -- the md5 digest's 16 bytes, which Arrow receives as they are: the uuid, with no text between
-               CASE WHEN _reason IS NULL AND _parsed_uuid IS NULL THEN md5_number(
-                   concat_ws('|', $project, _ev, _did, CAST(epoch_us(_ts) AS VARCHAR), _properties)
-               ) END AS _derived_uuid,
-               _ev AS event, _did AS distinct_id, _ts AS "timestamp", _properties AS properties,
-               _set AS "set", _set_once AS set_once,
-               CASE WHEN _reason IS NULL THEN json_extract_string(_properties, $session) END AS session_id,
-               _row, _reason AS reason
-        FROM shaped
-        """
+        plan = _Plan.of(types, extras)
         cur = self._con.cursor()
         try:
             cur.register("_in", batch)
             staged = fetch_arrow(
                 cur.execute(
-                    sql,
+                    plan.sql(),
                     {"future": now + dt.timedelta(hours=23), "project": str(project_id), "session": _SESSION_PATH},
                 )
             )
         finally:
             cur.unregister("_in")
             cur.close()
-        uuids = _either_uuid(staged.column("_given_uuid"), staged.column("_derived_uuid"))
-        staged = staged.drop_columns(["_given_uuid", "_derived_uuid"]).add_column(0, "uuid", uuids)
-        reasons = staged.column("reason")
-        if reasons.null_count == staged.num_rows:  # the usual case: nothing refused, nothing to copy
-            return StagedBatch(valid=staged.drop_columns(["reason"]), rejected=staged.select(["_row", "reason"])[:0])
-        refused = pc.is_valid(reasons)
-        return StagedBatch(
-            valid=staged.filter(pc.invert(refused)).drop_columns(["reason"]),
-            rejected=staged.filter(refused).select(["_row", "reason"]),
-        )
+        return plan.assemble(batch, staged)
 
     def unpack_log(self, payloads: list[bytes], *, replay: bool = False) -> pa.Table:
         """Ingest-log records (`WireRecord` JSON) as staged rows with `project_id`; `_row` follows log order.
@@ -320,53 +327,6 @@ class Stager:
             cur.close()
         # Lossless export (on for UUIDs) gives booleans as an extension type; filters want plain booleans.
         return rows.set_column(rows.schema.get_field_index("_fresh"), "_fresh", rows.column("_fresh").cast(pa.bool_()))
-
-    def sync_known(self, generation: int) -> None:
-        """Empty the known-id table when the identity registry's cache was reset (its generation moved)."""
-        if generation != self._known_generation or self._known_rows > _KNOWN_LIMIT:
-            self._con.execute("DELETE FROM _known")
-            self._known_generation = generation
-            self._known_rows = 0
-
-    def known_persons(self, distinct_ids: pa.Array, project_id: int) -> pa.Array:
-        """The known person (an Arrow UUID) of each of `distinct_ids` (unique), in their order; null if unseen."""
-        names = pa.table({"distinct_id": distinct_ids, "_pos": pa.array(range(len(distinct_ids)), pa.int64())})
-        cur = self._con.cursor()
-        try:
-            cur.register("_names", names)
-            persons = fetch_arrow(
-                cur.execute(
-                    """
-                    SELECT k.person_id FROM _names AS n
-                    LEFT JOIN (SELECT distinct_id, person_id FROM _known WHERE project_id = ?) AS k USING (distinct_id)
-                    ORDER BY n._pos
-                    """,
-                    [project_id],
-                )
-            ).column(0)
-        finally:
-            cur.unregister("_names")
-            cur.close()
-        return persons.combine_chunks() if persons.num_chunks else pa.array([], pa.uuid())
-
-    def remember(self, project_id: int, ids: dict[str, str]) -> None:
-        """Record distinct id -> person mappings the identity registry just decided (new, moved, touched)."""
-        if not ids:
-            return
-        mapping = pa.table(
-            {"distinct_id": pa.array(list(ids), pa.string()), "person_id": pa.array(list(ids.values()), pa.string())}
-        )
-        cur = self._con.cursor()
-        try:
-            cur.register("_m", mapping)
-            cur.execute(
-                "DELETE FROM _known WHERE project_id = ? AND distinct_id IN (SELECT distinct_id FROM _m)", [project_id]
-            )
-            cur.execute("INSERT INTO _known SELECT ?, distinct_id, person_id FROM _m", [project_id])
-        finally:
-            cur.unregister("_m")
-            cur.close()
-        self._known_rows += mapping.num_rows
 
     def close(self) -> None:
         """Release the in-memory database."""
