@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from opsloop.query.registry import QueryInvalid, run_query
@@ -36,13 +37,29 @@ def authorised_project(project_id: int, request: Request, runtime: Runtime = Dep
     return project_id
 
 
-@router.post("/projects/{project_id}/query")
+_QUERY_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "required": ["kind"]},
+            "example": {"kind": "sql", "query": "select event, count(*) from events group by 1"},
+        }
+    },
+}
+
+
+@router.post("/projects/{project_id}/query", openapi_extra={"requestBody": _QUERY_BODY})
 async def query(
-    body: Any = Body(..., examples=[{"kind": "sql", "query": "select event, count(*) from events group by 1"}]),
+    request: Request,
     project_id: int = Depends(authorised_project),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
     """Run one query object (`kind` picks the analysis) against the project's data."""
+    # The body is JSON whatever the Content-Type says (`curl -d` sends a form type).
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(400, f"the body is not valid JSON: {exc}") from None
     try:
         return await run_in_threadpool(run_query, runtime.store, project_id, body, runtime.settings)
     except (QueryInvalid, SqlRejected) as exc:
