@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from opsloop.config import Settings
 from opsloop.ingest.bulk import ColumnMapping, ImportFailed, import_file
 from opsloop.runtime import Runtime
 
@@ -146,3 +148,87 @@ def test_unusable_files_and_mappings_fail_clearly(runtime: Runtime, project_id: 
     no_event.write_text("distinct_id,timestamp\nd,2026-01-01\n")
     with pytest.raises(ValueError, match="no event column"):
         import_file(runtime.writer, no_event, project_id)
+
+
+def test_identity_rows_apply_in_file_order_across_batches(runtime: Runtime, project_id: int, tmp_path: Path) -> None:
+    # Batches of 2 rows: the anonymous id is seen in batch 1, identified in batch 2, seen again in batch 3.
+    # Every row repeats in a later batch, so de-duplication must hold across batches too.
+    events = [
+        {"event": "view", "distinct_id": "anon", "timestamp": "2026-11-01T00:00:00Z"},
+        {"event": "view", "distinct_id": "user", "timestamp": "2026-11-01T00:00:01Z"},
+        {
+            "event": "$identify",
+            "distinct_id": "user",
+            "timestamp": "2026-11-01T00:00:02Z",
+            "properties": {"$anon_distinct_id": "anon"},
+            "$set": {"plan": "pro"},
+        },
+        {"event": "view", "distinct_id": "anon", "timestamp": "2026-11-01T00:00:03Z"},
+        {"event": "$set", "distinct_id": "anon", "timestamp": "2026-11-01T00:00:04Z", "$set": {"plan": "team"}},
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events + events) + "\n")
+    summary = import_file(runtime.writer, path, project_id, batch_rows=2)
+    assert (summary.rows_read, summary.stored, summary.duplicates) == (10, 5, 5)
+    # One person: anon was merged into user (events stored before the merge resolve to it through the id
+    # map), and the later `$set` (file order) wins.
+    resolved = (
+        "select count(distinct coalesce(m.person_id, e.person_id)) from events e "
+        "left join person_distinct_ids m on m.distinct_id = e.distinct_id and not m.is_deleted"
+    )
+    assert rows(runtime, resolved) == [[1]]
+    assert rows(runtime, "select properties->>'plan' from persons where not is_deleted") == [["team"]]
+
+
+def test_a_failing_store_stops_the_import_with_its_error(
+    runtime: Runtime, project_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.parquet"
+    n = 5_000
+    pq.write_table(
+        pa.table(
+            {
+                "event": ["e"] * n,
+                "distinct_id": [f"d{i}" for i in range(n)],
+                "timestamp": pa.array([dt.datetime(2026, 10, 1, tzinfo=dt.UTC)] * n, pa.timestamp("us", tz="UTC")),
+            }
+        ),
+        path,
+    )
+
+    def broken(batch: pa.Table, window: dt.timedelta) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runtime.store, "insert_events", broken)
+    with pytest.raises(OSError, match="disk full"):
+        import_file(runtime.writer, path, project_id, batch_rows=500)
+    monkeypatch.undo()
+    # The next run stores everything (persons were kept; events are matched by their derived uuids).
+    assert import_file(runtime.writer, path, project_id, batch_rows=500).stored == n
+
+
+def test_parquet_import_into_embedded_clickhouse(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    runtime = Runtime(make_settings(events_url=f"chdb://{tmp_path / 'chdb'}"))
+    try:
+        project = runtime.projects.create("ch").project.id
+        path = tmp_path / "events.parquet"
+        n = 3_000
+        start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+        pq.write_table(
+            pa.table(
+                {
+                    "event": ["e"] * n,
+                    "distinct_id": [f"d{i % 50}" for i in range(n)],
+                    "timestamp": pa.array([start + dt.timedelta(seconds=i) for i in range(n)], pa.timestamp("us")),
+                    "properties": [json.dumps({"i": i, "$session_id": f"s{i % 7}"}) for i in range(n)],
+                }
+            ),
+            path,
+        )
+        assert import_file(runtime.writer, path, project, batch_rows=1_000).stored == n
+        assert import_file(runtime.writer, path, project, batch_rows=1_000).duplicates == n
+        assert runtime.store.query("select count(), uniqExact(person_id), uniqExact(session_id) from events").rows == [
+            [n, 50, 7]
+        ]
+    finally:
+        runtime.close()

@@ -15,7 +15,7 @@ from sqlglot import exp
 from opsloop.query.sql import sandbox_sql
 from opsloop.store import relations
 from opsloop.store.events import EventStore, QueryFailed, QueryTimeout, open_event_store
-from opsloop.store.schema import DISTINCT_IDS_SCHEMA, EVENTS_SCHEMA, PERSONS_SCHEMA
+from opsloop.store.schema import DISTINCT_IDS_SCHEMA, EVENTS_SCHEMA, PERSONS_SCHEMA, checked_json, uuid_values
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 WINDOW = dt.timedelta(hours=24)
@@ -154,6 +154,20 @@ def test_uuid_outside_the_dedup_window_is_stored_again(store: EventStore, make_e
     # 30 days later is outside it: documented to be stored again (the lookup is bounded by time).
     assert store.insert_events(make_events((1, 1, "d1", ALICE, NOW + dt.timedelta(days=30))), WINDOW) == 1
     assert store.count_events(1) == 2
+
+
+def test_arrow_uuids_and_json_are_stored_like_text(store: EventStore, make_events: Callable[..., pa.Table]) -> None:
+    # The import path hands stores 16-byte Arrow UUIDs and Arrow JSON; both engines store the same values.
+    text = make_events((1,), (2,), (1,))
+    binary = (
+        text.set_column(0, "uuid", uuid_values(text.column("uuid").to_pylist()))
+        .set_column(4, "person_id", uuid_values(text.column("person_id").to_pylist()))
+        .set_column(6, "properties", checked_json(text.column("properties")))
+    )
+    assert store.insert_events(binary, WINDOW) == 2  # uuid 1 is repeated in the batch
+    assert store.insert_events(text, WINDOW) == 0  # the same events, as text: already stored
+    rows = store.query("SELECT CAST(uuid AS VARCHAR), CAST(person_id AS VARCHAR), properties FROM events ORDER BY 1")
+    assert rows.rows == [[event_uuid(1), ALICE, properties(1)], [event_uuid(2), ALICE, properties(2)]]
 
 
 def test_person_upserts_keep_the_latest_version_and_hide_deleted(store: EventStore) -> None:

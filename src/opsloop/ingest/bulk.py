@@ -352,7 +352,7 @@ def import_file(
                         rejected += _describe_rejects(chunk.table, staged.rejected)
                     valid_rows += staged.valid.num_rows
                     resolved = writer.resolve_persons(project_id, staged.valid, now, known)
-                    if resolved.replicas is not None:
+                    if resolved.replicas:
                         writes.put(partial(writer.write_replicas, resolved.replicas))
                     if resolved.events.num_rows:
                         gathered.append(resolved.events)

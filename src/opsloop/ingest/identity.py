@@ -31,6 +31,8 @@ from opsloop.store.schema import DISTINCT_IDS_SCHEMA, PERSONS_SCHEMA
 log = logging.getLogger("opsloop.identity")
 
 _CHUNK = 500
+#: Operations applied and persisted together (see `PersonRegistry._apply_in_parts`).
+_OPS_PER_PART = 20_000
 _CACHE_LIMIT = 2_000_000
 #: Past this many unknown ids in one batch, loading the project's whole map is cheaper than looking them up.
 _BULK_LOAD_MISSES = 5_000
@@ -94,20 +96,30 @@ class _Batch:
 
     project_id: int
     ids: dict[str, str] = field(default_factory=dict)  # distinct id -> person id, for this batch
-    members: dict[str, set[str]] = field(default_factory=dict)  # person id -> its distinct ids in `ids`
     persons: dict[str, _PersonState] = field(default_factory=dict)
     changed: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)
     new_ids: set[str] = field(default_factory=set)
     moved_ids: set[str] = field(default_factory=set)
+    #: Person id -> its distinct ids in `ids`; built at the first merge (most batches have none).
+    members: dict[str, set[str]] | None = None
 
     def point(self, distinct_id: str, person_id: str) -> None:
-        """Map a distinct id to a person, keeping the reverse index in step."""
+        """Map a distinct id to a person, keeping the reverse index (once there is one) in step."""
         previous = self.ids.get(distinct_id)
-        if previous is not None:
-            self.members.get(previous, set()).discard(distinct_id)
         self.ids[distinct_id] = person_id
-        self.members.setdefault(person_id, set()).add(distinct_id)
+        if self.members is not None:
+            if previous is not None:
+                self.members.get(previous, set()).discard(distinct_id)
+            self.members.setdefault(person_id, set()).add(distinct_id)
+
+    def members_of(self, person_id: str) -> set[str]:
+        """The distinct ids of this batch that point at `person_id`."""
+        if self.members is None:
+            self.members = {}
+            for did, pid in self.ids.items():
+                self.members.setdefault(pid, set()).add(did)
+        return self.members.get(person_id, set())
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -167,17 +179,32 @@ class PersonRegistry:
     def apply(self, project_id: int, ops: Sequence[PersonOp]) -> dict[str, str]:
         """Apply `ops` in order and persist them; returns the person id of every distinct id involved."""
         with self._lock:
-            ids, replicas = self._apply_once_more_if_stale(project_id, ops)
-            if replicas is not None:
-                replicas.write(self.store)
+            ids, replicas = self._apply_in_parts(project_id, ops)
+            for rows in replicas:
+                rows.write(self.store)
         return ids
 
-    def apply_deferred(self, project_id: int, ops: Sequence[PersonOp]) -> tuple[dict[str, str], ReplicaRows | None]:
+    def apply_deferred(self, project_id: int, ops: Sequence[PersonOp]) -> tuple[dict[str, str], list[ReplicaRows]]:
         """`apply`, persisting to the metadata store only; the caller writes the replica rows to the events
-        store, in the order of the batches and before the batch's events (a bulk import does it on the
-        thread that stores its events, so that this one can go on with the next batch)."""
+        store, in this order, before the batch's events and before the next batch's replica rows (a bulk
+        import does it on the thread that stores its events, so that this one can go on with the next batch)."""
         with self._lock:
-            return self._apply_once_more_if_stale(project_id, ops)
+            return self._apply_in_parts(project_id, ops)
+
+    def _apply_in_parts(self, project_id: int, ops: Sequence[PersonOp]) -> tuple[dict[str, str], list[ReplicaRows]]:
+        """Apply `ops` in parts of `_OPS_PER_PART`, each persisted in its own transaction, in order.
+
+        A part's working state (a few hundred bytes per new person) is what bounds memory here, and a
+        file's first batch can be all new ids.
+        """
+        ids: dict[str, str] = {}
+        replicas: list[ReplicaRows] = []
+        for start in range(0, len(ops), _OPS_PER_PART):
+            part_ids, part_replicas = self._apply_once_more_if_stale(project_id, ops[start : start + _OPS_PER_PART])
+            ids.update(part_ids)
+            if part_replicas is not None:
+                replicas.append(part_replicas)
+        return ids, replicas
 
     def _apply_once_more_if_stale(
         self, project_id: int, ops: Sequence[PersonOp]
@@ -295,12 +322,13 @@ class PersonRegistry:
     def _person_for(self, batch: _Batch, distinct_id: str, timestamp_us: int) -> str:
         pid = batch.ids.get(distinct_id)
         if pid is None:
-            # A new person with one id: what `batch.point` would record, written out (millions of calls).
+            # A new person with one id: what `batch.point` records, written out (millions of calls).
             pid = new_uuid()
             batch.persons[pid] = _PersonState(pid, {}, False, _EPOCH + dt.timedelta(microseconds=timestamp_us), True)
             batch.changed.add(pid)
             batch.ids[distinct_id] = pid
-            batch.members[pid] = {distinct_id}
+            if batch.members is not None:
+                batch.members[pid] = {distinct_id}
             batch.new_ids.add(distinct_id)
         return pid
 
@@ -360,7 +388,7 @@ class PersonRegistry:
                         )
                     )
                 )
-        moving = set(stored) | set(batch.members.get(other.id, ()))
+        moving = set(stored) | set(batch.members_of(other.id))
         for did in moving:
             batch.point(did, main.id)
             if did not in batch.new_ids:

@@ -17,34 +17,45 @@ from opsloop.store.schema import uuid_values
 
 #: Past this many ids in all projects, the map starts again empty (ids then go through the registry).
 KNOWN_LIMIT = 5_000_000
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
-#: Character positions hashed together (a block of a matrix of ids by positions).
-_BLOCK = 16
+_P = np.uint64(0x100000001B3)  # odd, so invertible mod 2**64
+_Q = np.uint64(pow(int(_P), -1, 2**64))
+#: For each base, its inverse: cumprod gives base**1.., multiplied by this gives base**0..
+_INVERSE = {int(_P): _Q, int(_Q): _P}
+_POWER_TABLES: dict[int, np.ndarray] = {}
 
 
 def id_hashes(ids: pa.Array) -> np.ndarray:
-    """64-bit FNV-1a hash of each (non-null) text value, computed a character position at a time for all."""
-    ids = ids.cast(pa.large_string()) if not pa.types.is_large_string(ids.type) else ids
+    """A 64-bit polynomial hash of each (non-null) text value, for all values at once.
+
+    hash(s) = sum((s[i] + 1) * P**(len(s) - 1 - i)) mod 2**64, computed from one running sum over the
+    Arrow data buffer: the sum of (b + 1) * Q**position over a value, times P**(its end - 1), where Q is
+    P's inverse mod 2**64, no longer depends on where the value lies in the buffer.
+    """
+    ids = ids if pa.types.is_large_string(ids.type) else ids.cast(pa.large_string())
     n = len(ids)
-    hashes = np.full(n, _FNV_OFFSET, dtype=np.uint64)
     if not n:
-        return hashes
+        return np.zeros(0, np.uint64)
     offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64, count=n + 1, offset=8 * ids.offset)
-    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    rows = np.arange(n)
+    first, last = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8, count=last - first, offset=first).astype(np.uint64)
+    ends = offsets[1:] - first
     with np.errstate(over="ignore"):
-        for first in range(0, int(lengths.max()), _BLOCK):
-            rows = rows[lengths[rows] > first]  # the ids that reach this block of positions
-            positions = first + np.arange(min(_BLOCK, int(lengths[rows].max()) - first))
-            inside = positions[None, :] < lengths[rows, None]
-            chars = data[np.minimum(starts[rows, None] + positions[None, :], len(data) - 1)]
-            block = hashes[rows]
-            for j in range(len(positions)):
-                block = np.where(inside[:, j], (block ^ chars[:, j]) * _FNV_PRIME, block)
-            hashes[rows] = block
+        running = np.zeros(len(data) + 1, dtype=np.uint64)
+        np.cumsum((data + np.uint64(1)) * _powers(_Q, len(data)), out=running[1:])
+        sums = running[ends] - running[offsets[:-1] - first]
+        hashes: np.ndarray = sums * _powers(_P, len(data) + 1)[np.maximum(ends - 1, 0)]
     return hashes
+
+
+def _powers(base: np.uint64, count: int) -> np.ndarray:
+    """base**0 .. base**(count - 1) mod 2**64 (cached, grown by doubling)."""
+    table = _POWER_TABLES.get(int(base))
+    if table is None or len(table) < count:
+        size = max(count, 2 * len(table) if table is not None else 1 << 16)
+        with np.errstate(over="ignore"):
+            table = np.cumprod(np.full(size, base, dtype=np.uint64)) * _INVERSE[int(base)]
+        _POWER_TABLES[int(base)] = table
+    return table[:count]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -39,7 +39,7 @@ def _put(q: queue.Queue[object], item: object, stop: threading.Event) -> bool:
     return False
 
 
-def read_ahead(items: Iterator[T], *, depth: int, name: str) -> Iterator[T]:
+def read_ahead(items: Iterator[T], *, depth: int, name: str) -> Generator[T, None, None]:
     """Pull `items` on a worker thread, at most `depth` ahead of the consumer; their errors raise here."""
     waiting: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()

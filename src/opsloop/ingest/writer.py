@@ -30,7 +30,7 @@ class ResolvedBatch:
     """A batch whose persons are decided: its events and its person replica rows, not yet written."""
 
     events: pa.Table
-    replicas: ReplicaRows | None
+    replicas: list[ReplicaRows]
 
 
 @dataclass(frozen=True)
@@ -107,10 +107,10 @@ class EventWriter:
             stored = self.store_events(events)
         return WriteResult(stored=stored, duplicates=valid.num_rows - stored)
 
-    def write_replicas(self, replicas: ReplicaRows | None) -> None:
-        """Mirror a resolved batch's person changes into the events store (before its events)."""
-        if replicas is not None:
-            replicas.write(self.store)
+    def write_replicas(self, replicas: Sequence[ReplicaRows]) -> None:
+        """Mirror a resolved batch's person changes into the events store (before its events), in order."""
+        for rows in replicas:
+            rows.write(self.store)
 
     def store_events(self, events: pa.Table) -> int:
         """Append events whose persons are resolved, skipping those already stored; returns how many were new."""
@@ -127,7 +127,7 @@ class EventWriter:
         """
         known = known or self.known
         if valid.num_rows == 0:
-            return ResolvedBatch(EVENTS_SCHEMA.empty_table(), None)
+            return ResolvedBatch(EVENTS_SCHEMA.empty_table(), [])
         known.sync(self.persons.generation)
         # Each distinct id once (`names`), and each row's position in `names`: persons are looked up per name.
         encoded = pc.dictionary_encode(valid.column("distinct_id").combine_chunks())
@@ -153,7 +153,7 @@ class EventWriter:
             )
             special.append(event)
             ops.extend(identity_ops(event))
-        decided, replicas = self.persons.apply_deferred(project_id, ops) if ops else ({}, None)
+        decided, replicas = self.persons.apply_deferred(project_id, ops) if ops else ({}, [])
         known.remember(project_id, decided)
         self._apply_groups(project_id, special)
         persons = _with_decisions(names, persons_known, decided).take(name_of_row)

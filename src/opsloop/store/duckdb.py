@@ -74,9 +74,12 @@ class DuckDBEventStore:
                 # table is built on the batch's uuids and probed by the stored rows, so this costs one scan of
                 # the window. Usually the answer is no, and the rows go in by a plain append, which DuckDB
                 # writes in parallel, compressed, straight into row groups; a join in the INSERT would not.
+                projects = pc.unique(batch.column("project_id"))
+                # One project (always, for imports): its uuids alone tell repeats, and hashing them is cheaper.
+                key = "uuid::UUID" if len(projects) == 1 else "(project_id, uuid::UUID)"
                 clash = cur.execute(
-                    """
-                    SELECT (SELECT count(*) > count(DISTINCT (project_id, uuid::UUID)) FROM _incoming)
+                    f"""
+                    SELECT (SELECT count(*) > count(DISTINCT {key}) FROM _incoming)
                         OR EXISTS (SELECT 1 FROM events AS e
                                    WHERE e."timestamp" BETWEEN ? AND ?
                                      AND e.uuid IN (SELECT uuid::UUID FROM _incoming)
