@@ -76,14 +76,25 @@ async def _store(runtime: Runtime, batch: CaptureBatch) -> None:
 # parsing ran ~2x slower when they did).
 
 
+def _project_for(runtime: Runtime, token: str | None, *, missing: tuple[str, str], invalid: tuple[str, str]) -> int:
+    """The project a capture token writes to; 401 with the protocol's (code, message) when absent or unknown."""
+    if not token:
+        raise CaptureError(401, *missing)
+    project_id = runtime.projects.project_for_token(token)
+    if project_id is None:
+        raise CaptureError(401, *invalid)
+    return project_id
+
+
 def _posthog_batch(request: Request, runtime: Runtime, body: bytes) -> CaptureBatch:
     payload = _decode(request, runtime, body)
     token = posthog_token(payload, request.query_params.get("token") or request.query_params.get("api_key"))
-    if not token:
-        raise CaptureError(401, "missing_token", "no project token: send it as `api_key`, `token` or `$token`")
-    project_id = runtime.projects.project_for_token(token)
-    if project_id is None:
-        raise CaptureError(401, "invalid_token", "the project token is not valid")
+    project_id = _project_for(
+        runtime,
+        token,
+        missing=("missing_token", "no project token: send it as `api_key`, `token` or `$token`"),
+        invalid=("invalid_token", "the project token is not valid"),
+    )
     return parse_posthog(
         payload,
         project_id,
@@ -97,11 +108,12 @@ def _posthog_batch(request: Request, runtime: Runtime, body: bytes) -> CaptureBa
 def _segment_batch(request: Request, runtime: Runtime, body: bytes, kind: str) -> CaptureBatch:
     payload = _decode(request, runtime, body)
     key = segment_write_key(payload, request.headers.get("authorization", ""))
-    if not key:
-        raise CaptureError(401, "missing_write_key", "no write key: use Basic auth `writekey:` or `writeKey`")
-    project_id = runtime.projects.project_for_token(key)
-    if project_id is None:
-        raise CaptureError(401, "invalid_write_key", "the write key is not valid")
+    project_id = _project_for(
+        runtime,
+        key,
+        missing=("missing_write_key", "no write key: use Basic auth `writekey:` or `writeKey`"),
+        invalid=("invalid_write_key", "the write key is not valid"),
+    )
     return parse_segment(
         payload,
         kind,
