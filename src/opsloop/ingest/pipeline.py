@@ -220,7 +220,7 @@ class IngestPipeline:
             self._cond.notify_all()
         while time.monotonic() < deadline:
             with self._cond:
-                if not self._queue and not self._in_flight:
+                if not self._pending:
                     return True
                 self._cond.wait(0.05)
         return False
