@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         "many hours of the incoming batch's timestamps.",
     )
     sql_timeout_seconds: float = Field(default=30.0, description="Time limit for one query of the read-only SQL API.")
+    query_timeout_seconds: float = Field(
+        default=60.0, description="Time limit for one analytics query (trends, funnels, retention...)."
+    )
     sql_max_rows: int = Field(default=10_000, description="Most rows returned by one SQL API query.")
     import_batch_rows: int = Field(
         default=100_000, description="Rows read and written per batch by `opsloop import` (bounds memory)."

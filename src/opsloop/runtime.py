@@ -7,12 +7,13 @@ import fcntl
 import os
 from functools import cached_property
 
+from opsloop.analytics.timeframe import ProjectContext
 from opsloop.config import Settings
 from opsloop.ingest.pipeline import IngestPipeline
 from opsloop.ingest.stats import IngestStats
 from opsloop.ingest.wal import IngestLog
 from opsloop.ingest.writer import EventWriter
-from opsloop.projects import ProjectService
+from opsloop.projects import ProjectError, ProjectService
 from opsloop.store.events import EventStore, StoreLocked, open_event_store
 from opsloop.store.metadata import MetadataStore
 
@@ -44,6 +45,14 @@ class Runtime:
     def projects(self) -> ProjectService:
         """Projects and credentials."""
         return ProjectService(self.metadata)
+
+    def project_context(self, project_id: int) -> ProjectContext:
+        """What a query needs to know about a project (timezone, week start); `ProjectError` if unknown."""
+        info = self.projects.get(project_id)
+        if info is None:
+            raise ProjectError(f"project {project_id} does not exist")
+        week_start = "sunday" if info.week_start == "sunday" else "monday"
+        return ProjectContext(project_id=info.id, timezone=info.timezone, week_start=week_start)
 
     @cached_property
     def writer(self) -> EventWriter:

@@ -63,6 +63,9 @@ def test_errors_are_clear(tmp_path: Path) -> None:
     assert bad_tz.exit_code == 2 and "unknown timezone" in bad_tz.output
     missing = runner.invoke(app, ["import", str(tmp_path / "nope.csv"), "--project", "99", *data])
     assert missing.exit_code == 2 and "project 99 does not exist" in missing.output
+    no_project = runner.invoke(app, ["query", "-", "--project", "7", *data], input='{"kind": "sql", "query": "x"}')
+    assert no_project.exit_code == 2 and "project 7 does not exist" in no_project.output
+    runner.invoke(app, ["project", "create", "Y", *data])
     bad_query = runner.invoke(
         app, ["query", "-", "--project", "1", *data], input='{"kind": "sql", "query": "drop table events"}'
     )

@@ -214,8 +214,8 @@ def query(
     settings = _settings(data_dir)
     with _runtime(settings) as runtime:
         try:
-            result = run_query(runtime.store, project, body, settings)
-        except (QueryInvalid, SqlRejected, QueryFailed, QueryTimeout) as exc:
+            result = run_query(runtime.store, runtime.project_context(project), body, settings)
+        except (QueryInvalid, SqlRejected, QueryFailed, QueryTimeout, ProjectError) as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None
     if as_json or "columns" not in result:

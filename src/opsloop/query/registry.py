@@ -8,6 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from opsloop.analytics.runner import Analysis, run_analysis
+from opsloop.analytics.timeframe import ProjectContext
+from opsloop.analytics.trends import TRENDS
 from opsloop.config import Settings
 from opsloop.query.sql import SqlQuery, run_sql
 from opsloop.store.events import EventStore
@@ -22,15 +25,27 @@ class QueryKind:
     """How to validate and run one kind of query."""
 
     model: type[BaseModel]
-    run: Callable[[EventStore, int, Any, Settings], dict[str, Any]]
+    run: Callable[[EventStore, ProjectContext, Any, Settings], dict[str, Any]]
 
 
-def _run_sql(store: EventStore, project_id: int, query: SqlQuery, settings: Settings) -> dict[str, Any]:
-    result = run_sql(store, project_id, query, timeout=settings.sql_timeout_seconds, max_rows=settings.sql_max_rows)
+def _run_sql(store: EventStore, ctx: ProjectContext, query: SqlQuery, settings: Settings) -> dict[str, Any]:
+    result = run_sql(store, ctx.project_id, query, timeout=settings.sql_timeout_seconds, max_rows=settings.sql_max_rows)
     return asdict(result)
 
 
-QUERY_KINDS: dict[str, QueryKind] = {"sql": QueryKind(SqlQuery, _run_sql)}
+def _analysis_kind(analysis: Analysis[Any, Any]) -> QueryKind:
+    def run(store: EventStore, ctx: ProjectContext, query: Any, settings: Settings) -> dict[str, Any]:
+        result = run_analysis(analysis, store, ctx, query, timeout=settings.query_timeout_seconds)
+        return result.model_dump(mode="json")  # type: ignore[no-any-return]
+
+    return QueryKind(analysis.model, run)
+
+
+ANALYSES: dict[str, Analysis[Any, Any]] = {"trends": TRENDS}
+QUERY_KINDS: dict[str, QueryKind] = {
+    "sql": QueryKind(SqlQuery, _run_sql),
+    **{kind: _analysis_kind(analysis) for kind, analysis in ANALYSES.items()},
+}
 
 
 def parse_query(body: Any) -> BaseModel:
@@ -45,10 +60,11 @@ def parse_query(body: Any) -> BaseModel:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "query"
-        raise QueryInvalid(f"{where}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise QueryInvalid(f"{where}: {message}") from None
 
 
-def run_query(store: EventStore, project_id: int, body: Any, settings: Settings) -> dict[str, Any]:
+def run_query(store: EventStore, ctx: ProjectContext, body: Any, settings: Settings) -> dict[str, Any]:
     """Validate and run a query for a project; returns the kind's JSON result."""
     query = parse_query(body)
-    return QUERY_KINDS[query.kind].run(store, project_id, query, settings)  # type: ignore[attr-defined]
+    return QUERY_KINDS[query.kind].run(store, ctx, query, settings)  # type: ignore[attr-defined]

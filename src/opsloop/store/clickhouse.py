@@ -12,7 +12,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,7 +25,15 @@ from sqlglot.dialects.clickhouse import ClickHouse
 from sqlglot.errors import TokenError
 
 from opsloop.store.dialects import ClickHouseDialect
-from opsloop.store.events import JSONScalar, QueryFailed, QueryResult, QueryTimeout, StoreLocked, result_from_arrow
+from opsloop.store.events import (
+    JSONScalar,
+    Params,
+    QueryFailed,
+    QueryResult,
+    QueryTimeout,
+    StoreLocked,
+    result_from_arrow,
+)
 from opsloop.store.schema import EVENTS_SCHEMA, with_text_uuids
 
 #: Applied to every read: LEFT JOIN non-matches must be NULL, not the type's default (a zero UUID), because
@@ -94,8 +102,10 @@ def _tokens(sql: str) -> list[Token]:
         raise QueryFailed(f"could not read the SQL: {exc}") from None
 
 
-def _bind(sql: str, params: Sequence[JSONScalar] | None) -> tuple[str, dict[str, Any]]:
+def _bind(sql: str, params: Params | None) -> tuple[str, dict[str, Any]]:
     """One statement with `?` placeholders -> the statement with `{pN:Type}` server-side parameters.
+
+    Named parameters (a mapping) are already written as `{name:Type}` in the statement and pass through.
 
     Tokens come from sqlglot's ClickHouse tokenizer, so a `?` inside a string, identifier or comment is
     never touched. sqlglot renders an unnamed `exp.Placeholder()` as `{?: }` for ClickHouse; that form is
@@ -111,6 +121,8 @@ def _bind(sql: str, params: Sequence[JSONScalar] | None) -> tuple[str, dict[str,
         end -= 1
     if not end or any(t.token_type == TokenType.SEMICOLON for t in tokens[:end]):
         raise QueryFailed("send exactly one statement")
+    if isinstance(params, Mapping):
+        return sql[: tokens[end - 1].end + 1], {k: _param_value(v) for k, v in params.items()}
     spans: list[tuple[int, int]] = []
     if params:
         i = 0
@@ -247,9 +259,7 @@ class _ClickHouseStore:
         """Write distinct-id replica rows; the highest version of each (project, distinct id) wins."""
         self._upsert("person_distinct_ids", rows)
 
-    def _read(
-        self, sql: str, params: Sequence[JSONScalar] | None, *, timeout: float | None, readonly: bool
-    ) -> pa.Table:
+    def _read(self, sql: str, params: Params | None, *, timeout: float | None, readonly: bool) -> pa.Table:
         text, named = _bind(sql, params)
         settings: dict[str, Any] = dict(_SESSION_SETTINGS)
         if timeout:
@@ -285,9 +295,9 @@ class _ClickHouseStore:
         table = self._read(sql, params, timeout=timeout, readonly=True)
         return result_from_arrow(table, max_rows)
 
-    def query_arrow(self, sql: str, params: list[JSONScalar] | None = None) -> pa.Table:
+    def query_arrow(self, sql: str, params: Params | None = None, *, timeout: float | None = None) -> pa.Table:
         """Run a trusted read query and return Arrow."""
-        return self._read(sql, params, timeout=None, readonly=False)
+        return self._read(sql, params, timeout=timeout, readonly=False)
 
     def count_events(self, project_id: int) -> int:
         """Number of stored events of a project."""

@@ -14,7 +14,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from opsloop.store.dialects import DuckDBDialect
-from opsloop.store.events import JSONScalar, QueryFailed, QueryResult, QueryTimeout, StoreLocked, result_from_arrow
+from opsloop.store.events import (
+    JSONScalar,
+    Params,
+    QueryFailed,
+    QueryResult,
+    QueryTimeout,
+    StoreLocked,
+    result_from_arrow,
+)
 
 
 def fetch_arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -181,12 +189,19 @@ class DuckDBEventStore:
             cur.close()
         return result_from_arrow(table, max_rows, columns)
 
-    def query_arrow(self, sql: str, params: list[JSONScalar] | None = None) -> pa.Table:
-        """Run a trusted read query and return Arrow."""
+    def query_arrow(self, sql: str, params: Params | None = None, *, timeout: float | None = None) -> pa.Table:
+        """Run a trusted read query and return Arrow, interrupting it when the time limit passes."""
         cur = self._con.cursor()
+        timer = threading.Timer(timeout, cur.interrupt) if timeout else None
         try:
+            if timer:
+                timer.start()
             return fetch_arrow(cur.execute(sql, params or []))
+        except duckdb.InterruptException as exc:
+            raise QueryTimeout(f"query cancelled after {timeout:g} s (limit)") from exc
         finally:
+            if timer:
+                timer.cancel()
             cur.close()
 
     def count_events(self, project_id: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -12,6 +13,9 @@ from opsloop.store.dialects import Dialect
 from opsloop.store.values import arrow_to_rows
 
 JSONScalar = str | int | float | bool | None
+#: Query parameters: positional values for `?` markers, or named values (`$name` in DuckDB, `{name:Type}` in
+#: ClickHouse) as the analytics builder writes them. Named values may also be dates, datetimes and lists.
+Params = Sequence[JSONScalar] | Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,8 @@ class EventStore(Protocol):
     ) -> QueryResult:
         """Run one read query; raise `QueryTimeout` past `timeout` seconds."""
 
-    def query_arrow(self, sql: str, params: list[JSONScalar] | None = None) -> pa.Table:
-        """Run one trusted read query and return an Arrow table."""
+    def query_arrow(self, sql: str, params: Params | None = None, *, timeout: float | None = None) -> pa.Table:
+        """Run one trusted read query and return an Arrow table; raise `QueryTimeout` past `timeout` seconds."""
 
     def count_events(self, project_id: int) -> int:
         """Number of stored events of a project."""

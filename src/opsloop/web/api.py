@@ -61,7 +61,8 @@ async def query(
     except orjson.JSONDecodeError as exc:
         raise HTTPException(400, f"the body is not valid JSON: {exc}") from None
     try:
-        return await run_in_threadpool(run_query, runtime.store, project_id, body, runtime.settings)
+        ctx = runtime.project_context(project_id)
+        return await run_in_threadpool(run_query, runtime.store, ctx, body, runtime.settings)
     except (QueryInvalid, SqlRejected) as exc:
         raise HTTPException(400, str(exc)) from None
     except QueryTimeout as exc:

@@ -1,0 +1,1 @@
+"""Product analytics: one module per analysis, each a typed query in and a typed result out."""

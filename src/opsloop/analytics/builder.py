@@ -1,0 +1,216 @@
+"""The one query builder every analysis uses: events of a project in a range, filters, buckets, breakdowns.
+
+Everything here returns sqlglot expressions; the dialect renders them for its engine. User values (filter
+values) become named parameters; property names are written as string literals by sqlglot, which quotes
+them, so no user text is ever pasted into SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlglot import exp
+
+from opsloop.analytics.common import ANY_EVENT, OTHER_VALUE, Breakdown, Interval, PropertyFilter, PropertyType
+from opsloop.analytics.timeframe import DateSpan, ProjectContext
+from opsloop.store.dialects import Dialect
+
+#: Column names of the `ev` relation that `events()` builds.
+PERSON = "person_id"
+TIMESTAMP = "timestamp"
+EVENT = "event"
+PROPERTIES = "properties"
+PERSON_PROPERTIES = "person_properties"
+#: Where a property lives in the `ev` relation, by filter / breakdown type.
+_PROPERTY_COLUMNS: dict[str, str] = {"event": PROPERTIES, "person": PERSON_PROPERTIES}
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    """A column reference, quoted (names like `timestamp` or `event` are keywords somewhere)."""
+    return exp.column(name, table, quoted=True)
+
+
+def num(value: float) -> exp.Literal:
+    """A numeric literal from a value opsloop computed (never from user text)."""
+    return exp.Literal.number(value)
+
+
+class QueryBuilder:
+    """Builds the SQL of one analysis for one engine, collecting the named parameters it binds."""
+
+    def __init__(self, dialect: Dialect, ctx: ProjectContext) -> None:
+        self.dialect = dialect
+        self.ctx = ctx
+        self.params: dict[str, Any] = {}
+
+    # -- values and properties -------------------------------------------------------------------------
+
+    def value(self, value: Any) -> exp.Expression:
+        """A user-supplied (or computed) value as a named parameter."""
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return self.dialect.param(name, value)
+
+    def prop(self, key: str, kind: PropertyType = "event", document: exp.Expression | None = None) -> exp.Expression:
+        """A property of the event or of its person (from the `ev` relation, or from `document`), as text
+        (NULL when missing)."""
+        return self.dialect.json_text(document if document is not None else col(_PROPERTY_COLUMNS[kind]), key)
+
+    def number(self, text: exp.Expression) -> exp.Expression:
+        """Text as a number (NULL when it is not one)."""
+        return self.dialect.to_number(text)
+
+    def matches(self, rule: PropertyFilter, document: exp.Expression | None = None) -> exp.Expression:
+        """The condition a property filter stands for (documented in docs/metrics.md, "Filters"), on the
+        `ev` relation or on the properties in `document`."""
+        text = self.prop(rule.property, rule.type, document)
+        if rule.op == "is_set":
+            return exp.Not(this=exp.Is(this=text, expression=exp.Null()))
+        if rule.op == "is_not_set":
+            return exp.Is(this=text, expression=exp.Null())
+        if rule.op == "in":
+            assert isinstance(rule.value, list)
+            return exp.or_(*[self._equals(text, v) for v in rule.value])
+        assert rule.value is not None and not isinstance(rule.value, list)
+        if rule.op == "eq":
+            return self._equals(text, rule.value)
+        if rule.op == "neq":
+            # An event without the property is "not equal" too.
+            return exp.func("coalesce", exp.Not(this=exp.paren(self._equals(text, rule.value))), exp.true())
+        if rule.op == "contains":
+            return self.dialect.contains_text(text, self.value(str(rule.value)))
+        compare = {"gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}[rule.op]
+        return compare(this=self.number(text), expression=self.value(float(rule.value)))
+
+    def _equals(self, text: exp.Expression, value: str | int | float | bool) -> exp.Expression:
+        if isinstance(value, bool):
+            return exp.EQ(this=text, expression=exp.Literal.string("true" if value else "false"))
+        if isinstance(value, int | float):
+            return exp.EQ(this=self.number(text), expression=self.value(float(value)))
+        return exp.EQ(this=text, expression=self.value(value))
+
+    def event_is(self, names: Sequence[str], table: str | None = None) -> exp.Expression | None:
+        """`event IN (...)`, or None when any event will do."""
+        if ANY_EVENT in names:
+            return None
+        unique = sorted(set(names))
+        column = col(EVENT, table)
+        if len(unique) == 1:
+            return exp.EQ(this=column, expression=self.value(unique[0]))
+        return exp.In(this=column, expressions=[self.value(n) for n in unique])
+
+    # -- time --------------------------------------------------------------------------------------------
+
+    def bucket(self, interval: Interval, column: exp.Expression | None = None) -> exp.Expression:
+        """The local bucket of the event time (see `Dialect.local_bucket`)."""
+        ts = column if column is not None else col(TIMESTAMP)
+        return self.dialect.local_bucket(ts, interval, self.ctx.timezone, self.ctx.week_start)
+
+    def between(self, start: dt.datetime, end: dt.datetime, table: str | None = None) -> exp.Expression:
+        """`start <= timestamp < end` (UTC instants)."""
+        ts = col(TIMESTAMP, table)
+        return exp.and_(exp.GTE(this=ts, expression=self.value(start)), exp.LT(this=ts, expression=self.value(end)))
+
+    # -- the events relation -----------------------------------------------------------------------------
+
+    def events(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        events: Sequence[str] = (ANY_EVENT,),
+        filters: Sequence[PropertyFilter] = (),
+        with_person: bool = False,
+        extra: Sequence[exp.Expression] = (),
+    ) -> exp.Select:
+        """The project's events in `[start, end)`, with the person each belongs to after identity merges.
+
+        Columns: `person_id`, `event`, `timestamp`, `properties` and, when `with_person` (or a person
+        filter needs it), `person_properties`: the current properties of that person.
+        """
+        project = self.ctx.project_id
+        need_person = with_person or any(f.type == "person" for f in filters)
+        person = exp.func("coalesce", col(PERSON, "pdi"), col(PERSON, "e"))
+        distinct_ids = (
+            exp.select("distinct_id", PERSON)
+            .from_(self.dialect.replica_table("person_distinct_ids"))
+            .where(exp.EQ(this=exp.column("project_id"), expression=num(project)))
+            .where(exp.Not(this=exp.column("is_deleted")))
+        )
+        columns: list[exp.Expression] = [
+            exp.alias_(person, PERSON, quoted=True),
+            # Aliased: ClickHouse would otherwise name a column `e.properties` when a join has another.
+            exp.alias_(col(EVENT, "e"), EVENT, quoted=True),
+            exp.alias_(col(TIMESTAMP, "e"), TIMESTAMP, quoted=True),
+            exp.alias_(col(PROPERTIES, "e"), PROPERTIES, quoted=True),
+        ]
+        select = exp.select(*columns).from_(exp.to_table("events").as_("e"))
+        select = select.join(
+            distinct_ids.subquery("pdi"),
+            on=exp.EQ(this=col("distinct_id", "pdi"), expression=col("distinct_id", "e")),
+            join_type="left",
+        )
+        if need_person:
+            persons = (
+                exp.select("id", PROPERTIES)
+                .from_(self.dialect.replica_table("persons"))
+                .where(exp.EQ(this=exp.column("project_id"), expression=num(project)))
+                .where(exp.Not(this=exp.column("is_deleted")))
+            )
+            select = select.join(
+                persons.subquery("pp"), on=exp.EQ(this=col("id", "pp"), expression=person.copy()), join_type="left"
+            )
+            select = select.select(exp.alias_(col(PROPERTIES, "pp"), PERSON_PROPERTIES, quoted=True))
+        conditions: list[exp.Expression] = [
+            exp.EQ(this=col("project_id", "e"), expression=num(project)),
+            self.between(start, end, "e"),
+        ]
+        named = self.event_is(events, "e")
+        if named is not None:
+            conditions.append(named)
+        for rule in filters:
+            document = col(PROPERTIES, "e" if rule.type == "event" else "pp")
+            conditions.append(self.matches(rule, document))
+        if extra:
+            select = select.select(*extra)
+        return select.where(exp.and_(*conditions))
+
+    # -- breakdowns --------------------------------------------------------------------------------------
+
+    def breakdown_value(self, breakdown: Breakdown, top_cte: str) -> exp.Expression:
+        """The breakdown value of an `ev` row: the property text when among the top values, `$other` for
+        any other value, NULL when the property is not set."""
+        text = self.prop(breakdown.property, breakdown.type)
+        in_top = exp.In(this=text.copy(), query=exp.select("bv").from_(top_cte).subquery())
+        return exp.Case(
+            ifs=[
+                exp.If(this=exp.Is(this=text.copy(), expression=exp.Null()), true=exp.Null()),
+                exp.If(this=in_top, true=text.copy()),
+            ],
+            default=self.value(OTHER_VALUE),
+        )
+
+    def top_values(self, breakdown: Breakdown, source: str) -> exp.Select:
+        """The `limit` most frequent values of the breakdown property among `source`'s rows (ties by value)."""
+        text = self.prop(breakdown.property, breakdown.type)
+        return (
+            exp.select(exp.alias_(text, "bv"))
+            .from_(source)
+            .where(exp.Not(this=exp.Is(this=text.copy(), expression=exp.Null())))
+            .group_by(text.copy())
+            .order_by(exp.Ordered(this=exp.Count(this=exp.Star()), desc=True), exp.Ordered(this=text.copy()))
+            .limit(breakdown.limit)
+        )
+
+    # -- rendering ---------------------------------------------------------------------------------------
+
+    def render(self, statement: exp.Expression) -> tuple[str, dict[str, Any]]:
+        """The statement's SQL for this engine and the parameters it uses."""
+        used = {p.name for p in statement.find_all(exp.Placeholder)}
+        return self.dialect.render(statement), {k: v for k, v in self.params.items() if k in used}
+
+    def span_columns(self, span: DateSpan) -> tuple[exp.Expression, exp.Expression]:
+        """The UTC bounds of a span as parameters."""
+        return self.value(span.start), self.value(span.end)
