@@ -6,7 +6,7 @@ import ast
 import datetime as dt
 import operator
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from sqlglot import exp
@@ -14,6 +14,7 @@ from sqlglot import exp
 from opsloop.analytics.builder import PERSON, QueryBuilder, col
 from opsloop.analytics.common import Breakdown, EventName, Interval, Model, PropertyFilter, RangeQuery, check_name
 from opsloop.analytics.runner import Analysis, Fetch, cte_query, label_of, zero_if_missing
+from opsloop.analytics.tables import TableResult
 from opsloop.analytics.timeframe import DateSpan, bucket_labels, resolve_span, span_of
 
 Math = Literal["total", "persons", "sum", "avg", "min", "max", "median", "p90", "per_person_avg"]
@@ -72,10 +73,18 @@ class TrendsLine(Model):
     total: float | None
 
 
-class TrendsResult(Model):
+class TrendsResult(TableResult):
     """`series`: one line per series (or one per formula), per breakdown value, per compared range."""
 
     series: list[TrendsLine]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per line and date: label, breakdown_value, compare, date, value."""
+        return [
+            {"label": s.label, "breakdown_value": s.breakdown_value, "compare": s.compare, "date": d, "value": v}
+            for s in self.series
+            for d, v in zip(s.dates, s.values, strict=True)
+        ]
 
 
 # -- formula -------------------------------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +21,7 @@ from rich.table import Table
 from opsloop.config import Settings
 from opsloop.ingest.bulk import ColumnMapping, ImportFailed, ProgressCallback, import_file
 from opsloop.projects import ProjectError
-from opsloop.query.registry import QueryInvalid, run_query
+from opsloop.query.registry import QueryInvalid, execute_query, result_json
 from opsloop.query.sql import SqlRejected
 from opsloop.runtime import Runtime
 from opsloop.store.events import QueryFailed, QueryTimeout, StoreLocked
@@ -197,11 +199,20 @@ def import_command(
         console.print(f"rejected rows with line numbers and reasons: {summary.rejects_path}")
 
 
+class OutputFormat(StrEnum):
+    """How `opsloop query` prints its result."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
 @app.command()
 def query(
-    file: Annotated[Path, typer.Argument(help='JSON query object, e.g. {"kind": "sql", "query": "..."}; - for stdin.')],
+    file: Annotated[Path, typer.Argument(help='JSON query object, e.g. {"kind": "trends", ...}; - for stdin.')],
     project: Annotated[int, typer.Option("--project", help="Project id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON result.")] = False,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table (Rich), json or csv.")] = OutputFormat.table,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Run a query object against a project (the same objects as POST /api/projects/{id}/query)."""
@@ -214,17 +225,29 @@ def query(
     settings = _settings(data_dir)
     with _runtime(settings) as runtime:
         try:
-            result = run_query(runtime.store, runtime.project_context(project), body, settings)
+            result = execute_query(runtime.store, runtime.project_context(project), body, settings)
         except (QueryInvalid, SqlRejected, QueryFailed, QueryTimeout, ProjectError) as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None
-    if as_json or "columns" not in result:
-        typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    if as_json or output == OutputFormat.json:
+        typer.echo(orjson.dumps(result_json(result), option=orjson.OPT_INDENT_2).decode())
         return
-    table = Table(*result["columns"])
-    for row in result["rows"]:
-        table.add_row(*("" if v is None else str(v) for v in row))
+    rows = result.rows()
+    columns = list(rows[0]) if rows else list(getattr(result, "columns", []))
+    if output == OutputFormat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows([_csv_cell(row.get(c)) for c in columns] for row in rows)
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
     Console().print(table)
+
+
+def _csv_cell(value: Any) -> Any:
+    """Lists and dicts as JSON text in a CSV cell."""
+    return orjson.dumps(value).decode() if isinstance(value, list | dict) else value
 
 
 @app.command()

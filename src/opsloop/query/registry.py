@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from opsloop.analytics.runner import Analysis, run_analysis
+from opsloop.analytics.tables import SqlResult, TableResult
 from opsloop.analytics.timeframe import ProjectContext
 from opsloop.analytics.trends import TRENDS
 from opsloop.config import Settings
@@ -25,23 +27,52 @@ class QueryKind:
     """How to validate and run one kind of query."""
 
     model: type[BaseModel]
-    run: Callable[[EventStore, ProjectContext, Any, Settings], dict[str, Any]]
+    execute: Callable[[EventStore, ProjectContext, Any, Settings], TableResult]
 
 
-def _run_sql(store: EventStore, ctx: ProjectContext, query: SqlQuery, settings: Settings) -> dict[str, Any]:
+def _run_sql(store: EventStore, ctx: ProjectContext, query: SqlQuery, settings: Settings) -> SqlResult:
     result = run_sql(store, ctx.project_id, query, timeout=settings.sql_timeout_seconds, max_rows=settings.sql_max_rows)
-    return asdict(result)
+    return SqlResult(columns=result.columns, data=result.rows, truncated=result.truncated, types=result.types)
 
 
 def _analysis_kind(analysis: Analysis[Any, Any]) -> QueryKind:
-    def run(store: EventStore, ctx: ProjectContext, query: Any, settings: Settings) -> dict[str, Any]:
-        result = run_analysis(analysis, store, ctx, query, timeout=settings.query_timeout_seconds)
-        return result.model_dump(mode="json")  # type: ignore[no-any-return]
+    def execute(store: EventStore, ctx: ProjectContext, query: Any, settings: Settings) -> TableResult:
+        result: TableResult = run_analysis(analysis, store, ctx, query, timeout=settings.query_timeout_seconds)
+        return result
 
-    return QueryKind(analysis.model, run)
+    return QueryKind(analysis.model, execute)
 
 
-ANALYSES: dict[str, Analysis[Any, Any]] = {"trends": TRENDS}
+#: Analyses being built: kind -> module exposing `ANALYSIS`; registered when the module exists.
+_PENDING = {
+    "active_users": "opsloop.analytics.active_users",
+    "stickiness": "opsloop.analytics.stickiness",
+    "retention": "opsloop.analytics.retention",
+    "funnel": "opsloop.analytics.funnels",
+    "funnel_persons": "opsloop.analytics.funnels",
+    "paths": "opsloop.analytics.paths",
+    "lifecycle": "opsloop.analytics.lifecycle",
+    "distribution": "opsloop.analytics.distribution",
+    "growth": "opsloop.analytics.growth",
+}
+
+
+def _pending_analyses() -> dict[str, Analysis[Any, Any]]:
+    found: dict[str, Analysis[Any, Any]] = {}
+    for kind, module_name in _PENDING.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        analyses = getattr(module, "ANALYSES", {})
+        if kind in analyses:
+            found[kind] = analyses[kind]
+    return found
+
+
+ANALYSES: dict[str, Analysis[Any, Any]] = {"trends": TRENDS, **_pending_analyses()}
 QUERY_KINDS: dict[str, QueryKind] = {
     "sql": QueryKind(SqlQuery, _run_sql),
     **{kind: _analysis_kind(analysis) for kind, analysis in ANALYSES.items()},
@@ -64,7 +95,19 @@ def parse_query(body: Any) -> BaseModel:
         raise QueryInvalid(f"{where}: {message}") from None
 
 
+def execute_query(store: EventStore, ctx: ProjectContext, query: Any, settings: Settings) -> TableResult:
+    """Run a query (a query object as JSON, or an already validated query model); returns its typed result."""
+    model = query if isinstance(query, BaseModel) else parse_query(query)
+    return QUERY_KINDS[model.kind].execute(store, ctx, model, settings)  # type: ignore[attr-defined]
+
+
+def result_json(result: TableResult) -> dict[str, Any]:
+    """A typed result as the JSON the API returns."""
+    if isinstance(result, SqlResult):
+        return result.to_json()
+    return result.model_dump(mode="json")
+
+
 def run_query(store: EventStore, ctx: ProjectContext, body: Any, settings: Settings) -> dict[str, Any]:
-    """Validate and run a query for a project; returns the kind's JSON result."""
-    query = parse_query(body)
-    return QUERY_KINDS[query.kind].run(store, ctx, query, settings)  # type: ignore[attr-defined]
+    """Validate and run a query object for a project; returns the kind's JSON result."""
+    return result_json(execute_query(store, ctx, body, settings))
