@@ -8,6 +8,7 @@ import typer.main
 
 from opsloop.cli.main import app
 from opsloop.config import Settings
+from opsloop.query.registry import QUERY_KINDS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -28,3 +29,9 @@ def test_every_cli_command_is_in_cli_md() -> None:
         names += [f"opsloop {name} {s}" for s in sub] if sub else [f"opsloop {name}"]
     missing = [n for n in names if f"`{n}" not in text]
     assert not missing, f"undocumented commands: {missing}"
+
+
+def test_every_query_kind_is_in_metrics_md() -> None:
+    text = (DOCS / "metrics.md").read_text()
+    missing = [kind for kind in QUERY_KINDS if kind != "sql" and f"(`{kind}`)" not in text]
+    assert not missing, f"query kinds without a section in docs/metrics.md: {missing}"
