@@ -124,15 +124,19 @@ class QueryBuilder:
         filters: Sequence[PropertyFilter] = (),
         with_person: bool = False,
         extra: Sequence[exp.Expression] = (),
+        resolve_persons: bool = True,
     ) -> exp.Select:
         """The project's events in `[start, end)`, with the person each belongs to after identity merges.
 
         Columns: `person_id`, `event`, `timestamp`, `properties` and, when `with_person` (or a person
-        filter needs it), `person_properties`: the current properties of that person.
+        filter needs it), `person_properties`: the current properties of that person. An analysis that
+        never looks at persons (counting events, summing a property) passes `resolve_persons=False` to
+        skip the identity join; `person_id` is then the person at ingestion and must not be used.
         """
         project = self.ctx.project_id
         need_person = with_person or any(f.type == "person" for f in filters)
-        person = exp.func("coalesce", col(PERSON, "pdi"), col(PERSON, "e"))
+        resolve_persons = resolve_persons or need_person
+        person = exp.func("coalesce", col(PERSON, "pdi"), col(PERSON, "e")) if resolve_persons else col(PERSON, "e")
         distinct_ids = (
             exp.select("distinct_id", PERSON)
             .from_(self.dialect.replica_table("person_distinct_ids"))
@@ -147,11 +151,12 @@ class QueryBuilder:
             exp.alias_(col(PROPERTIES, "e"), PROPERTIES, quoted=True),
         ]
         select = exp.select(*columns).from_(exp.to_table("events").as_("e"))
-        select = select.join(
-            distinct_ids.subquery("pdi"),
-            on=exp.EQ(this=col("distinct_id", "pdi"), expression=col("distinct_id", "e")),
-            join_type="left",
-        )
+        if resolve_persons:
+            select = select.join(
+                distinct_ids.subquery("pdi"),
+                on=exp.EQ(this=col("distinct_id", "pdi"), expression=col("distinct_id", "e")),
+                join_type="left",
+            )
         if need_person:
             persons = (
                 exp.select("id", PROPERTIES)

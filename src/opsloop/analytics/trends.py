@@ -138,26 +138,64 @@ def compile_formula(text: str, series_count: int) -> Formula:
 # -- SQL -----------------------------------------------------------------------------------------------------
 
 
-def _aggregate(series: TrendsSeries, builder: QueryBuilder) -> exp.Expression:
-    """The aggregate a series' math computes over its events."""
+def _aggregate(series: TrendsSeries, builder: QueryBuilder, condition: exp.Expression | None = None) -> exp.Expression:
+    """The aggregate a series' math computes over its events (those meeting `condition`, if given)."""
+
+    def only(aggregate: exp.Expression) -> exp.Expression:
+        return aggregate if condition is None else exp.Filter(this=aggregate, expression=exp.Where(this=condition))
+
     person = col(PERSON)
     if series.math == "total":
-        return exp.Count(this=exp.Star())
+        return only(exp.Count(this=exp.Star()))
     if series.math == "persons":
-        return exp.Count(this=exp.Distinct(expressions=[person]))
+        return only(exp.Count(this=exp.Distinct(expressions=[person])))
     if series.math == "per_person_avg":
         return exp.Div(
-            this=exp.cast(exp.Count(this=exp.Star()), "DOUBLE"),
-            expression=exp.Count(this=exp.Distinct(expressions=[person])),
+            this=exp.cast(only(exp.Count(this=exp.Star())), "DOUBLE"),
+            expression=only(exp.Count(this=exp.Distinct(expressions=[person]))),
         )
     assert series.property is not None
     value = builder.number(builder.prop(series.property))
     if series.math == "median":
-        return builder.dialect.quantile(value, 0.5)
+        return only(builder.dialect.quantile(value, 0.5))
     if series.math == "p90":
-        return builder.dialect.quantile(value, 0.9)
+        return only(builder.dialect.quantile(value, 0.9))
     aggregate = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[series.math]
-    return aggregate(this=value)
+    return only(aggregate(this=value))
+
+
+def _uses_persons(query: TrendsQuery) -> bool:
+    """Whether any number depends on who did the events (else the identity join can be skipped)."""
+    if query.breakdown is not None and query.breakdown.type == "person":
+        return True
+    return any(s.math in ("persons", "per_person_avg") for s in query.series)
+
+
+def _all_series_statement(query: TrendsQuery, span: DateSpan, builder: QueryBuilder) -> exp.Select:
+    """Every series in one scan (no breakdown): per bucket and for the whole range (`is_total` = 1), one
+    filtered aggregate `v<i>` per series."""
+    person_filters = any(f.type == "person" for s in query.series for f in s.filters)
+    events = builder.events(
+        span.start,
+        span.end,
+        events=[s.event for s in query.series],
+        filters=query.filters,
+        with_person=person_filters,
+        resolve_persons=_uses_persons(query),
+    )
+    values = []
+    for i, series in enumerate(query.series):
+        named = builder.event_is([series.event])
+        conditions = ([named] if named is not None else []) + [builder.matches(f) for f in series.filters]
+        condition = exp.and_(*conditions) if conditions else None
+        values.append(exp.alias_(_aggregate(series, builder, condition), f"v{i}"))
+    inner = exp.select(exp.Star(), exp.alias_(builder.bucket(query.interval), "b")).from_("ev")
+    grouped = (
+        exp.select("b", exp.alias_(exp.func("grouping", exp.column("b")), "is_total"), *values)
+        .from_(inner.subquery("t"))
+        .group_by(exp.GroupingSets(expressions=[exp.Tuple(expressions=[exp.column("b")]), exp.Tuple(expressions=[])]))
+    )
+    return cte_query([("ev", events)], grouped)
 
 
 def _series_statement(query: TrendsQuery, series: TrendsSeries, span: DateSpan, builder: QueryBuilder) -> exp.Select:
@@ -169,6 +207,7 @@ def _series_statement(query: TrendsQuery, series: TrendsSeries, span: DateSpan, 
         events=[series.event],
         filters=[*query.filters, *series.filters],
         with_person=breakdown is not None and breakdown.type == "person",
+        resolve_persons=_uses_persons(query),
     )
     ctes: list[tuple[str, exp.Expression]] = [("ev", events)]
     bucket = builder.bucket(query.interval)
@@ -268,10 +307,42 @@ def _apply_formula(query: TrendsQuery, per_series: list[list[TrendsLine]]) -> li
     return out
 
 
+def _unbroken_lines(
+    query: TrendsQuery, span: DateSpan, builder: QueryBuilder, fetch: Fetch, compare: str | None
+) -> list[list[TrendsLine]]:
+    """One line per series, all from one statement."""
+    labels = bucket_labels(builder.ctx, span, query.interval)
+    rows = fetch.rows(_all_series_statement(query, span, builder))
+    points: list[dict[str, float]] = [{} for _ in query.series]
+    totals = [0.0 for _ in query.series]
+    for row in rows:
+        for i in range(len(query.series)):
+            value = zero_if_missing(row[f"v{i}"])
+            if row["is_total"]:
+                totals[i] = value
+            else:
+                points[i][label_of(row["b"])] = value
+    return [
+        [
+            TrendsLine(
+                label=series.label or series.event,
+                compare=compare,  # type: ignore[arg-type]
+                dates=labels,
+                values=[points[i].get(d, 0.0) for d in labels],
+                total=totals[i],
+            )
+        ]
+        for i, series in enumerate(query.series)
+    ]
+
+
 def _range_lines(
     query: TrendsQuery, span: DateSpan, builder: QueryBuilder, fetch: Fetch, compare: str | None
 ) -> list[TrendsLine]:
-    per_series = [_lines(query, s, span, builder, fetch, compare) for s in query.series]
+    if query.breakdown is None:
+        per_series = _unbroken_lines(query, span, builder, fetch, compare)
+    else:
+        per_series = [_lines(query, s, span, builder, fetch, compare) for s in query.series]
     if query.formula:
         return _apply_formula(query, per_series)
     return [line for lines in per_series for line in lines]
