@@ -134,9 +134,11 @@ def generate(rows: int, seed: int = 7) -> tuple[pa.Table, pa.Table]:
 
 def load(url: str, events: pa.Table, distinct_ids: pa.Table) -> Any:
     """A fresh store holding the events, with the `resolved_events` view for the hand-written SQL."""
+    from opsloop.config import Settings
     from opsloop.store.events import open_event_store
 
-    store = open_event_store(url, memory_limit="8GB")
+    # The product's own memory limit (OPSLOOP_DUCKDB_MEMORY_LIMIT), so the figures are what users get.
+    store = open_event_store(url, memory_limit=Settings().duckdb_memory_limit)
     for batch in events.to_batches(max_chunksize=1_000_000):
         store.append_events(pa.Table.from_batches([batch]))
     store.upsert_distinct_ids(distinct_ids)
