@@ -17,8 +17,18 @@ class TableResult(Model):
     """A result that also reads as one tidy table (one row per point, cohort, step...)."""
 
     def rows(self) -> list[dict[str, Any]]:
-        """The result as tidy rows (each kind says what one row is)."""
-        raise NotImplementedError
+        """The result as tidy rows. By default: with a `dates` list, one row per date holding every list of
+        the same length (a time series per field); otherwise one row per item of the first list of objects
+        (cohorts, steps...). Kinds override it where a row means something else."""
+        data = self.model_dump(mode="json")
+        dates = data.get("dates")
+        if isinstance(dates, list):
+            series = {k: v for k, v in data.items() if isinstance(v, list) and len(v) == len(dates)}
+            return [{k: v[i] for k, v in series.items()} for i in range(len(dates))]
+        for value in data.values():
+            if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+                return list(value)
+        return [data]
 
     def to_arrow(self) -> pa.Table:
         """The tidy rows as an Arrow table."""
