@@ -74,6 +74,45 @@ class Dialect:
         """Exact quantile with linear interpolation between closest ranks (numpy's default)."""
         raise NotImplementedError
 
+    def date_number(self, day: exp.Expression, unit: Literal["day", "month"]) -> exp.Expression:
+        """A DATE as an integer: whole days (or calendar months) since 1970-01-01, so consecutive day or
+        month buckets differ by 1 and consecutive week buckets by 7."""
+        raise NotImplementedError
+
+    def previous_values(self, source: exp.Select, group: str, value: str) -> exp.Select:
+        """For each distinct `(group, value)` row of `source` (integer values): columns `v`, the value, and
+        `pv`, the group's next smaller value (NULL for its smallest): e.g. a person's previous active period."""
+        raise NotImplementedError
+
+    def expand_range(self, low: exp.Expression, high: exp.Expression) -> exp.Expression:
+        """In a select list: the row repeated once per integer in `[low, high)`, this expression being that
+        integer (no row when `high <= low`)."""
+        raise NotImplementedError
+
+    def truncate_date(self, day: exp.Expression, bucket: Literal["week", "month"], week_start: str) -> exp.Expression:
+        """The first day (a DATE) of the week or month holding a DATE (already a local day: no timezone)."""
+        raise NotImplementedError
+
+    def epoch_micros(self, ts: exp.Expression) -> exp.Expression:
+        """A UTC timestamp as whole microseconds since 1970-01-01 (BIGINT)."""
+        raise NotImplementedError
+
+    def from_epoch_micros(self, micros: exp.Expression) -> exp.Expression:
+        """Microseconds since 1970-01-01 back to a UTC timestamp (exactly, no float rounding)."""
+        raise NotImplementedError
+
+    def empty_int_list(self) -> exp.Expression:
+        """An empty list of BIGINT (funnels use it as "no chain")."""
+        raise NotImplementedError
+
+    def list_item(self, items: exp.Expression, index: exp.Expression) -> exp.Expression:
+        """The `index`-th (1-based) element of a list; NULL (DuckDB) or the type's default (ClickHouse) past the end."""
+        raise NotImplementedError
+
+    def previous_row(self, value: exp.Expression) -> exp.Expression:
+        """The window function giving `value` of the previous row of the window's order (`lag`)."""
+        raise NotImplementedError
+
 
 class DuckDBDialect(Dialect):
     """DuckDB: the embedded default; replicas are upserted in place under a primary key."""
@@ -111,6 +150,56 @@ class DuckDBDialect(Dialect):
     def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
         """`quantile_cont`."""
         return _fn("quantile_cont", value, exp.Literal.number(float(q)))
+
+    def date_number(self, day: exp.Expression, unit: Literal["day", "month"]) -> exp.Expression:
+        """`date_diff(unit, DATE '1970-01-01', day)` (months count month boundaries crossed)."""
+        return _fn("date_diff", _text(unit), exp.cast(_text("1970-01-01"), "DATE"), day)
+
+    def previous_values(self, source: exp.Select, group: str, value: str) -> exp.Select:
+        """`lag(v) OVER (PARTITION BY g ORDER BY v)` over the distinct rows."""
+        pairs = exp.select(exp.alias_(exp.column(group), "g"), exp.alias_(exp.column(value), "v")).from_(
+            source.subquery("src")
+        )
+        window = exp.Window(
+            this=exp.Lag(this=exp.column("v")),
+            partition_by=[exp.column("g")],
+            order=exp.Order(expressions=[exp.Ordered(this=exp.column("v"))]),
+        )
+        return exp.select("v", exp.alias_(window, "pv")).from_(pairs.distinct().subquery("pairs"))
+
+    def expand_range(self, low: exp.Expression, high: exp.Expression) -> exp.Expression:
+        """`unnest(range(low, high))`."""
+        return _fn("unnest", _fn("range", low, high))
+
+    def truncate_date(self, day: exp.Expression, bucket: Literal["week", "month"], week_start: str) -> exp.Expression:
+        """`date_trunc` on the DATE (Sunday weeks: shifted a day into the ISO week and back)."""
+        if bucket == "week" and week_start == "sunday":
+            monday = exp.cast(
+                _fn("date_trunc", _text("week"), exp.Add(this=day, expression=exp.Literal.number(1))), "DATE"
+            )
+            return exp.Sub(this=monday, expression=exp.Literal.number(1))
+        return exp.cast(_fn("date_trunc", _text(bucket), day), "DATE")
+
+    def epoch_micros(self, ts: exp.Expression) -> exp.Expression:
+        """`epoch_us`."""
+        return _fn("epoch_us", ts)
+
+    def from_epoch_micros(self, micros: exp.Expression) -> exp.Expression:
+        """`TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_microseconds(n)`."""
+        origin = exp.cast(_text("1970-01-01 00:00:00+00"), "TIMESTAMPTZ")
+        return exp.Add(this=origin, expression=_fn("to_microseconds", micros))
+
+    def empty_int_list(self) -> exp.Expression:
+        """`CAST([] AS BIGINT[])`."""
+        return exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<BIGINT>"))
+
+    def list_item(self, items: exp.Expression, index: exp.Expression) -> exp.Expression:
+        """`list_extract` (1-based)."""
+        return _fn("list_extract", items, index)
+
+    def previous_row(self, value: exp.Expression) -> exp.Expression:
+        """`lag`."""
+        return _fn("lag", value)
 
     #: A row group: DuckDB writes whole row groups compressed straight into the file; a partial one goes
     #: through the write-ahead log and is written again at the next checkpoint.
@@ -200,6 +289,54 @@ class ClickHouseDialect(Dialect):
         return exp.ParameterizedAgg(
             this="quantileExactInclusive", expressions=[exp.Literal.number(float(q))], params=[value]
         )
+
+    def date_number(self, day: exp.Expression, unit: Literal["day", "month"]) -> exp.Expression:
+        """`toRelativeDayNum(day)`, or `toRelativeMonthNum(day)` (year * 12 + month) less 1970-01's."""
+        if unit == "day":
+            return _fn("toRelativeDayNum", day)
+        return exp.Sub(this=_fn("toRelativeMonthNum", day), expression=exp.Literal.number(1970 * 12 + 1))
+
+    def previous_values(self, source: exp.Select, group: str, value: str) -> exp.Select:
+        """One sorted array of distinct values per group, `ARRAY JOIN`ed with itself shifted by one: about
+        twice as fast as `lag` over a window here (no sort of all rows, one pass per group)."""
+        values = exp.Anonymous(
+            this="arraySort", expressions=[exp.Anonymous(this="groupUniqArray", expressions=[exp.column(value)])]
+        )
+        groups = exp.select(exp.alias_(values, "vs")).from_(source.subquery("src")).group_by(exp.column(group))
+        nullable = exp.cast(exp.column("vs"), exp.DataType.build("Array(Nullable(Int64))", dialect="clickhouse"))
+        shifted = _fn("arrayPushFront", _fn("arrayPopBack", nullable), exp.Null())
+        join = exp.Join(this=exp.alias_(exp.column("vs"), "v"), expressions=[exp.alias_(shifted, "pv")], kind="ARRAY")
+        return exp.select("v", "pv").from_(groups.subquery("groups")).join(join)
+
+    def expand_range(self, low: exp.Expression, high: exp.Expression) -> exp.Expression:
+        """`arrayJoin(range(low, high))`."""
+        return _fn("arrayJoin", _fn("range", low, high))
+
+    def truncate_date(self, day: exp.Expression, bucket: Literal["week", "month"], week_start: str) -> exp.Expression:
+        """`toStartOfWeek(day, mode)` / `toStartOfMonth(day)` on the Date."""
+        if bucket == "week":
+            return _fn("toStartOfWeek", day, exp.Literal.number(1 if week_start == "monday" else 0))
+        return _fn("toStartOfMonth", day)
+
+    def epoch_micros(self, ts: exp.Expression) -> exp.Expression:
+        """`toUnixTimestamp64Micro`."""
+        return _fn("toUnixTimestamp64Micro", ts)
+
+    def from_epoch_micros(self, micros: exp.Expression) -> exp.Expression:
+        """`fromUnixTimestamp64Micro(n, 'UTC')`."""
+        return _fn("fromUnixTimestamp64Micro", micros, _text("UTC"))
+
+    def empty_int_list(self) -> exp.Expression:
+        """`emptyArrayInt64()`."""
+        return _fn("emptyArrayInt64")
+
+    def list_item(self, items: exp.Expression, index: exp.Expression) -> exp.Expression:
+        """`arrayElement` (1-based)."""
+        return _fn("arrayElement", items, index)
+
+    def previous_row(self, value: exp.Expression) -> exp.Expression:
+        """`lagInFrame` (the default frame, up to the current row, holds the previous row)."""
+        return _fn("lagInFrame", value)
 
     def events_ddl(self) -> list[str]:
         """ClickHouse tables; events ordered by person so per-person scans (funnels, retention) read in order."""
