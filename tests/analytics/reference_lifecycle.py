@@ -1,4 +1,4 @@
-"""A plain-Python reference for lifecycle and growth, written from the definitions in docs/metrics.d.
+"""A plain-Python reference for lifecycle and growth, written from the definitions in docs/metrics.md.
 
 It shares no code with `opsloop.analytics`: local dates come from zoneinfo, buckets are computed here.
 """

@@ -16,7 +16,7 @@ FIELDS = ("dates", "active", "new", "retained", "resurrected", "churned", "churn
 
 
 def worked_example() -> EventLog:
-    """The example of docs/metrics.d/growth.md (UTC, Monday weeks of 2024-05-06, 05-13 and 05-20).
+    """The example of docs/metrics.md (UTC, Monday weeks of 2024-05-06, 05-13 and 05-20).
 
     ann: 04-30, 05-07, 05-14, 05-21    ben: 05-01              cat: 05-08, 05-22
     dan: 05-15, 05-16                  eve: 03-01, 05-20       fay: 05-09, and `fay-anon` (merged) on 05-02

@@ -15,7 +15,7 @@ from tests.analytics.reference_lifecycle import reference_lifecycle
 
 
 def worked_example() -> EventLog:
-    """The example of docs/metrics.d/lifecycle.md (UTC, days 2024-05-02 to 2024-05-04).
+    """The example of docs/metrics.md (UTC, days 2024-05-02 to 2024-05-04).
 
     alice: 04-20, 05-01, 05-02, 05-04       bob: signup 05-02, pageview 05-03 (first ever on 05-02)
     carol: 04-28, 05-03                     dan: 05-01 only

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from opsloop.analytics import (
+    active_users,
+    distribution,
+    funnels,
+    growth,
+    lifecycle,
+    paths,
+    retention,
+    stickiness,
+)
 from opsloop.analytics.runner import Analysis, run_analysis
 from opsloop.analytics.tables import SqlResult, TableResult
 from opsloop.analytics.timeframe import ProjectContext
@@ -43,36 +52,17 @@ def _analysis_kind(analysis: Analysis[Any, Any]) -> QueryKind:
     return QueryKind(analysis.model, execute)
 
 
-#: Analyses being built: kind -> module exposing `ANALYSIS`; registered when the module exists.
-_PENDING = {
-    "active_users": "opsloop.analytics.active_users",
-    "stickiness": "opsloop.analytics.stickiness",
-    "retention": "opsloop.analytics.retention",
-    "funnel": "opsloop.analytics.funnels",
-    "funnel_persons": "opsloop.analytics.funnels",
-    "paths": "opsloop.analytics.paths",
-    "lifecycle": "opsloop.analytics.lifecycle",
-    "distribution": "opsloop.analytics.distribution",
-    "growth": "opsloop.analytics.growth",
+ANALYSES: dict[str, Analysis[Any, Any]] = {
+    "trends": TRENDS,
+    **active_users.ANALYSES,
+    **stickiness.ANALYSES,
+    **retention.ANALYSES,
+    **funnels.ANALYSES,
+    **paths.ANALYSES,
+    **lifecycle.ANALYSES,
+    **distribution.ANALYSES,
+    **growth.ANALYSES,
 }
-
-
-def _pending_analyses() -> dict[str, Analysis[Any, Any]]:
-    found: dict[str, Analysis[Any, Any]] = {}
-    for kind, module_name in _PENDING.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        analyses = getattr(module, "ANALYSES", {})
-        if kind in analyses:
-            found[kind] = analyses[kind]
-    return found
-
-
-ANALYSES: dict[str, Analysis[Any, Any]] = {"trends": TRENDS, **_pending_analyses()}
 QUERY_KINDS: dict[str, QueryKind] = {
     "sql": QueryKind(SqlQuery, _run_sql),
     **{kind: _analysis_kind(analysis) for kind, analysis in ANALYSES.items()},

@@ -30,6 +30,9 @@ class Dialect:
     replicas_need_final: ClassVar[bool] = False
     #: Events per insert that the engine writes best; bulk writers insert whole multiples of it (0: any size).
     bulk_insert_rows: ClassVar[int] = 0
+    #: Collecting a group's distinct values from raw rows in one aggregate beats grouping by (group, value)
+    #: first and collecting from those rows.
+    collects_distinct_cheaply: ClassVar[bool] = False
 
     def events_ddl(self) -> list[str]:
         """Statements that create the events table and the person replicas if missing."""
@@ -89,6 +92,20 @@ class Dialect:
         integer (no row when `high <= low`)."""
         raise NotImplementedError
 
+    def arg_min_if(self, value: exp.Expression, key: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """Aggregate: `value` at the row with the smallest `key` (a tuple compares element by element) among
+        the rows where `condition` holds; rows whose `value` is NULL are skipped; NULL when none is left."""
+        raise NotImplementedError
+
+    def collect_distinct_if(self, value: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """Aggregate: the distinct non-NULL values of the rows where `condition` holds, as an array (empty or
+        NULL when there are none)."""
+        raise NotImplementedError
+
+    def array_contains(self, array: exp.Expression, value: exp.Expression) -> exp.Expression:
+        """Whether the array holds the value (NULL or false for a NULL array)."""
+        raise NotImplementedError
+
     def truncate_date(self, day: exp.Expression, bucket: Literal["week", "month"], week_start: str) -> exp.Expression:
         """The first day (a DATE) of the week or month holding a DATE (already a local day: no timezone)."""
         raise NotImplementedError
@@ -101,16 +118,37 @@ class Dialect:
         """Microseconds since 1970-01-01 back to a UTC timestamp (exactly, no float rounding)."""
         raise NotImplementedError
 
-    def empty_int_list(self) -> exp.Expression:
-        """An empty list of BIGINT (funnels use it as "no chain")."""
-        raise NotImplementedError
-
     def list_item(self, items: exp.Expression, index: exp.Expression) -> exp.Expression:
         """The `index`-th (1-based) element of a list; NULL (DuckDB) or the type's default (ClickHouse) past the end."""
         raise NotImplementedError
 
     def previous_row(self, value: exp.Expression) -> exp.Expression:
         """The window function giving `value` of the previous row of the window's order (`lag`)."""
+        raise NotImplementedError
+
+    def int_div(self, value: exp.Expression, divisor: exp.Expression) -> exp.Expression:
+        """Integer division of BIGINTs (exact; not through floating point)."""
+        raise NotImplementedError
+
+    def sorted_values(self, value: exp.Expression, order: exp.Expression) -> exp.Expression:
+        """Aggregate: the group's `value`s as a list ordered by `order`, then by `value` (paths: a person's
+        events by time, events at the same instant by name)."""
+        raise NotImplementedError
+
+    def drop_repeats(self, items: exp.Expression) -> exp.Expression:
+        """A list without consecutive repeats (`[a, a, b, a]` -> `[a, b, a]`); `items` is a column."""
+        raise NotImplementedError
+
+    def list_position(self, items: exp.Expression, value: exp.Expression) -> exp.Expression:
+        """The 1-based position of the first element equal to `value`; 0 when there is none."""
+        raise NotImplementedError
+
+    def list_slice(self, items: exp.Expression, offset: exp.Expression, length: exp.Expression) -> exp.Expression:
+        """The `length` elements from the 1-based `offset` on (fewer at the end of the list)."""
+        raise NotImplementedError
+
+    def list_length(self, items: exp.Expression) -> exp.Expression:
+        """The number of elements of a list."""
         raise NotImplementedError
 
 
@@ -171,6 +209,19 @@ class DuckDBDialect(Dialect):
         """`unnest(range(low, high))`."""
         return _fn("unnest", _fn("range", low, high))
 
+    def arg_min_if(self, value: exp.Expression, key: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """`arg_min(value, key) FILTER (WHERE condition)`."""
+        return exp.Filter(this=exp.ArgMin(this=value, expression=key), expression=exp.Where(this=condition))
+
+    def collect_distinct_if(self, value: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """`list(DISTINCT value) FILTER (WHERE condition)`."""
+        distinct = _fn("list", exp.Distinct(expressions=[value]))
+        return exp.Filter(this=distinct, expression=exp.Where(this=condition))
+
+    def array_contains(self, array: exp.Expression, value: exp.Expression) -> exp.Expression:
+        """`list_contains(array, value)`."""
+        return _fn("list_contains", array, value)
+
     def truncate_date(self, day: exp.Expression, bucket: Literal["week", "month"], week_start: str) -> exp.Expression:
         """`date_trunc` on the DATE (Sunday weeks: shifted a day into the ISO week and back)."""
         if bucket == "week" and week_start == "sunday":
@@ -189,10 +240,6 @@ class DuckDBDialect(Dialect):
         origin = exp.cast(_text("1970-01-01 00:00:00+00"), "TIMESTAMPTZ")
         return exp.Add(this=origin, expression=_fn("to_microseconds", micros))
 
-    def empty_int_list(self) -> exp.Expression:
-        """`CAST([] AS BIGINT[])`."""
-        return exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<BIGINT>"))
-
     def list_item(self, items: exp.Expression, index: exp.Expression) -> exp.Expression:
         """`list_extract` (1-based)."""
         return _fn("list_extract", items, index)
@@ -200,6 +247,37 @@ class DuckDBDialect(Dialect):
     def previous_row(self, value: exp.Expression) -> exp.Expression:
         """`lag`."""
         return _fn("lag", value)
+
+    def int_div(self, value: exp.Expression, divisor: exp.Expression) -> exp.Expression:
+        """`a // b`."""
+        return exp.IntDiv(this=value, expression=divisor)
+
+    def sorted_values(self, value: exp.Expression, order: exp.Expression) -> exp.Expression:
+        """`array_agg(value ORDER BY order, value)`."""
+        ordered = [exp.Ordered(this=order), exp.Ordered(this=value.copy())]
+        return exp.ArrayAgg(this=exp.Order(this=value, expressions=ordered))
+
+    def drop_repeats(self, items: exp.Expression) -> exp.Expression:
+        """`list_filter(items, lambda x, i: i = 1 OR x <> list_extract(items, i - 1))`."""
+        x, i = exp.to_identifier("x"), exp.to_identifier("i")
+        first = exp.EQ(this=exp.column(i), expression=exp.Literal.number(1))
+        before = _fn("list_extract", items.copy(), exp.Sub(this=exp.column(i), expression=exp.Literal.number(1)))
+        differs = exp.NEQ(this=exp.column(x), expression=before)
+        keep = exp.Lambda(this=exp.or_(first, differs), expressions=[x, i])
+        return _fn("list_filter", items, keep)
+
+    def list_position(self, items: exp.Expression, value: exp.Expression) -> exp.Expression:
+        """`coalesce(list_position(items, value), 0)`."""
+        return exp.Coalesce(this=_fn("list_position", items, value), expressions=[exp.Literal.number(0)])
+
+    def list_slice(self, items: exp.Expression, offset: exp.Expression, length: exp.Expression) -> exp.Expression:
+        """`list_slice(items, offset, offset + length - 1)` (both ends inclusive)."""
+        last = exp.Sub(this=exp.Add(this=offset.copy(), expression=length), expression=exp.Literal.number(1))
+        return _fn("list_slice", items, offset, last)
+
+    def list_length(self, items: exp.Expression) -> exp.Expression:
+        """`len`."""
+        return _fn("len", items)
 
     #: A row group: DuckDB writes whole row groups compressed straight into the file; a partial one goes
     #: through the write-ahead log and is written again at the next checkpoint.
@@ -251,6 +329,7 @@ class ClickHouseDialect(Dialect):
     name = "clickhouse"
     sqlglot_name = "clickhouse"
     replicas_need_final = True
+    collects_distinct_cheaply = True
 
     def placeholder(self) -> exp.Expression:
         """sqlglot renders a bare placeholder as ClickHouse's `{name: Type}` form; the store binds `?`."""
@@ -312,6 +391,18 @@ class ClickHouseDialect(Dialect):
         """`arrayJoin(range(low, high))`."""
         return _fn("arrayJoin", _fn("range", low, high))
 
+    def arg_min_if(self, value: exp.Expression, key: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """`argMinIf(value, key, condition)` (several times faster here than `argMin` over a wider key)."""
+        return _fn("argMinIf", value, key, condition)
+
+    def collect_distinct_if(self, value: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """`groupUniqArrayIf(value, condition)`."""
+        return _fn("groupUniqArrayIf", value, condition)
+
+    def array_contains(self, array: exp.Expression, value: exp.Expression) -> exp.Expression:
+        """`has(array, value)`."""
+        return _fn("has", array, value)
+
     def truncate_date(self, day: exp.Expression, bucket: Literal["week", "month"], week_start: str) -> exp.Expression:
         """`toStartOfWeek(day, mode)` / `toStartOfMonth(day)` on the Date."""
         if bucket == "week":
@@ -326,10 +417,6 @@ class ClickHouseDialect(Dialect):
         """`fromUnixTimestamp64Micro(n, 'UTC')`."""
         return _fn("fromUnixTimestamp64Micro", micros, _text("UTC"))
 
-    def empty_int_list(self) -> exp.Expression:
-        """`emptyArrayInt64()`."""
-        return _fn("emptyArrayInt64")
-
     def list_item(self, items: exp.Expression, index: exp.Expression) -> exp.Expression:
         """`arrayElement` (1-based)."""
         return _fn("arrayElement", items, index)
@@ -337,6 +424,34 @@ class ClickHouseDialect(Dialect):
     def previous_row(self, value: exp.Expression) -> exp.Expression:
         """`lagInFrame` (the default frame, up to the current row, holds the previous row)."""
         return _fn("lagInFrame", value)
+
+    def int_div(self, value: exp.Expression, divisor: exp.Expression) -> exp.Expression:
+        """`intDiv` (sqlglot would divide as floats and cast back)."""
+        return _fn("intDiv", value, divisor)
+
+    def sorted_values(self, value: exp.Expression, order: exp.Expression) -> exp.Expression:
+        """`arrayMap(x -> x.2, arraySort(groupArray((order, value))))`: sorting each group's small array costs
+        less than a window sorting all rows (paths on 1M events: 0.31 s of CPU against 0.41 s)."""
+        pairs = _fn("arraySort", _fn("groupArray", exp.Tuple(expressions=[order, value])))
+        x = exp.to_identifier("x")
+        second = exp.Lambda(this=_fn("tupleElement", exp.column(x), exp.Literal.number(2)), expressions=[x])
+        return _fn("arrayMap", second, pairs)
+
+    def drop_repeats(self, items: exp.Expression) -> exp.Expression:
+        """`arrayCompact`."""
+        return _fn("arrayCompact", items)
+
+    def list_position(self, items: exp.Expression, value: exp.Expression) -> exp.Expression:
+        """`indexOf` (0 when missing)."""
+        return _fn("indexOf", items, value)
+
+    def list_slice(self, items: exp.Expression, offset: exp.Expression, length: exp.Expression) -> exp.Expression:
+        """`arraySlice`."""
+        return _fn("arraySlice", items, offset, length)
+
+    def list_length(self, items: exp.Expression) -> exp.Expression:
+        """`length`."""
+        return _fn("length", items)
 
     def events_ddl(self) -> list[str]:
         """ClickHouse tables; events ordered by person so per-person scans (funnels, retention) read in order."""
