@@ -328,13 +328,18 @@ def import_file(
     known = KnownPersons()  # this import's own map: the writer's serves the live flusher
     valid_rows = 0
 
-    def store(events: pa.Table) -> Callable[[], None]:
+    def store(events: pa.Table, given_uuids: bool) -> Callable[[], None]:
+        # Uuids derived from the rows' contents include their times: such a row can only repeat a stored event
+        # of the same time, so the check against stored events looks at the batch's own time span alone.
+        window = None if given_uuids else dt.timedelta(0)
+
         def write() -> None:
-            summary.stored += writer.store_events(events)
+            summary.stored += writer.store_events(events, window)
 
         return write
 
     gathered: list[pa.Table] = []  # resolved events waiting to be stored together
+    gathered_given = False  # whether some of them carried their own uuids
 
     # Three stages overlap, each on its own thread: reading and validating the next batch, resolving the
     # persons of this one (here), storing earlier ones, gathered up to the size the engine writes best.
@@ -356,9 +361,11 @@ def import_file(
                         writes.put(partial(writer.write_replicas, resolved.replicas))
                     if resolved.events.num_rows:
                         gathered.append(resolved.events)
+                        gathered_given = gathered_given or staged.given_uuids
                     ready, gathered = _in_multiples(gathered, writer.store.dialect.bulk_insert_rows)
                     if ready is not None:
-                        writes.put(store(ready))
+                        writes.put(store(ready, gathered_given))
+                        gathered_given = gathered_given and bool(gathered)  # the rest may hold some
                 if rejected:
                     if rejects_file is None:
                         rejects_file = open(rejects_path, "wb")  # noqa: SIM115 - closed in finally
@@ -368,7 +375,7 @@ def import_file(
                 if on_progress:
                     on_progress(chunk.done, total, unit)
             if gathered:
-                writes.put(store(pa.concat_tables(gathered).combine_chunks()))
+                writes.put(store(pa.concat_tables(gathered).combine_chunks(), gathered_given))
     finally:
         staged_batches.close()
         if rejects_file is not None:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -111,9 +112,14 @@ class EventWriter:
         for rows in replicas:
             rows.write(self.store)
 
-    def store_events(self, events: pa.Table) -> int:
-        """Append events whose persons are resolved, skipping those already stored; returns how many were new."""
-        return self.store.insert_events(events, self.dedup_window) if events.num_rows else 0
+    def store_events(self, events: pa.Table, dedup_window: dt.timedelta | None = None) -> int:
+        """Append events whose persons are resolved, skipping those already stored; returns how many were new.
+
+        `dedup_window` narrows the default window where the caller knows better: uuids derived from their rows'
+        contents, time included, can only repeat a stored event of the very same time (window zero).
+        """
+        window = self.dedup_window if dedup_window is None else dedup_window
+        return self.store.insert_events(events, window) if events.num_rows else 0
 
     def resolve_persons(
         self, project_id: int, valid: pa.Table, now: dt.datetime, known: KnownPersons | None = None
@@ -132,21 +138,22 @@ class EventWriter:
         # Each row's distinct id is looked up as it is (a batch repeats ids, but finding its distinct ones
         # first cost more than the lookups it saved); only rows whose id has no known person go further.
         ids = valid.column("distinct_id").combine_chunks()
-        hashes = id_hashes(ids)
+        hashes = valid.column("_did_hash").to_numpy() if "_did_hash" in valid.column_names else id_hashes(ids)
         persons = known.lookup(project_id, ids, hashes)
         replicas: list[ReplicaRows] = []
         if persons.null_count:
             # Ids new to this batch are seen first, at their earliest time in it. Those that no identity row
             # names get a person each in bulk; the others go with the identity rows, whose merges may then
             # leave them without a person of their own.
-            names, first_seen = _first_seen(ids, valid.column("timestamp"), pc.is_null(persons))
+            names, first_seen, name_hashes = _first_seen(ids, hashes, valid.column("timestamp"), pc.is_null(persons))
             named = _named_by(ops)
             alone = pc.invert(pc.is_in(names, value_set=named)) if len(named) else None
             bulk_names = names.filter(alone) if alone is not None else names
             if len(bulk_names):
                 bulk_times = first_seen.filter(alone) if alone is not None else first_seen
+                bulk_hashes = name_hashes[alone.to_numpy(zero_copy_only=False)] if alone is not None else name_hashes
                 created, rows = self.persons.add_seen(project_id, bulk_names, bulk_times)
-                known.remember_arrays(project_id, bulk_names, created)
+                known.remember_arrays(project_id, bulk_names, created, bulk_hashes)
                 if rows is not None:
                     replicas.append(rows)
             if alone is not None:
@@ -231,14 +238,27 @@ def _identity_rows(project_id: int, valid: pa.Table) -> tuple[list[CapturedEvent
     return special, ops
 
 
-def _first_seen(ids: pa.Array, times: pa.ChunkedArray, unseen: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """The distinct ids of the `unseen` rows, each once, and each one's earliest time in the batch (microseconds)."""
+def _first_seen(
+    ids: pa.Array, hashes: np.ndarray, times: pa.ChunkedArray, unseen: pa.Array
+) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """The distinct ids of the `unseen` rows, each once, with each one's earliest time in the batch
+    (microseconds) and its hash (`id_hashes`)."""
     first = (
-        pa.table({"name": ids.filter(unseen), "ts": times.cast(pa.timestamp("us", tz="UTC")).filter(unseen)})
-        .group_by("name", use_threads=False)
+        pa.table(
+            {
+                "name": ids.filter(unseen),
+                "h": pa.array(hashes).filter(unseen),
+                "ts": times.cast(pa.timestamp("us", tz="UTC")).filter(unseen),
+            }
+        )
+        .group_by(["name", "h"], use_threads=False)
         .aggregate([("ts", "min")])
     )
-    return first.column("name").combine_chunks(), first.column("ts_min").combine_chunks()
+    return (
+        first.column("name").combine_chunks(),
+        first.column("ts_min").combine_chunks(),
+        first.column("h").to_numpy(),
+    )
 
 
 def _named_by(ops: Sequence[PersonOp]) -> pa.Array:

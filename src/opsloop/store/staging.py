@@ -29,8 +29,10 @@ _SESSION_PATH = f'$."{SESSION_PROPERTY}"'
 class StagedBatch:
     """A staged batch: valid rows in import order, and the refused rows with reasons."""
 
-    valid: pa.Table  # uuid, event, distinct_id, timestamp, properties, set, set_once, session_id, _row
+    valid: pa.Table  # uuid, event, distinct_id, timestamp, properties, set, set_once, session_id, _row, _did_hash
     rejected: pa.Table  # _row, reason
+    #: Whether some valid row carried its own uuid (else every uuid was derived from its row's contents).
+    given_uuids: bool = True
 
 
 def _uuid_bytes(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -142,6 +144,7 @@ class _Plan:
             if has_set_once
             else None,
             "CASE WHEN _reason IS NULL THEN json_extract_string(_properties, $session) END AS session_id",
+            "hash(_did) AS _did_hash",
         ]
         return f"""
         WITH src AS (
@@ -200,14 +203,18 @@ class _Plan:
             "set_once": staged.column("set_once") if "set_once" in staged.schema.names else pa.nulls(n, pa.string()),
             "session_id": staged.column("session_id"),
             "_row": staged.column("_row"),
+            "_did_hash": staged.column("_did_hash"),
         }
         shaped = pa.table(columns)
         reasons = staged.column("reason")
+        given_uuids = given is not None and given.null_count < len(given)  # refused rows have none
         if reasons.null_count == n:  # the usual case: nothing refused, nothing to copy
-            return StagedBatch(valid=shaped, rejected=staged.select(["_row", "reason"])[:0])
+            return StagedBatch(valid=shaped, rejected=staged.select(["_row", "reason"])[:0], given_uuids=given_uuids)
         refused = pc.is_valid(reasons)
         return StagedBatch(
-            valid=shaped.filter(pc.invert(refused)), rejected=staged.filter(refused).select(["_row", "reason"])
+            valid=shaped.filter(pc.invert(refused)),
+            rejected=staged.filter(refused).select(["_row", "reason"]),
+            given_uuids=given_uuids,
         )
 
 
@@ -237,6 +244,21 @@ def _own_unless_changed(batch: pa.Table, staged: pa.Table, name: str, same: bool
     own = batch.column(name).cast(pa.string())
     changed = staged.column(name)
     return own if changed.null_count == len(changed) else pc.coalesce(changed, own)
+
+
+_HASHER = duckdb.connect(":memory:", config={"threads": 1, "enable_external_access": False})
+
+
+def text_hashes(values: pa.Array) -> np.ndarray:
+    """DuckDB's 64-bit `hash` of each text value, as staging computes it for distinct ids (`_did_hash`)."""
+    cur = _HASHER.cursor()
+    try:
+        cur.register("_text", pa.table({"v": values}))
+        hashes: np.ndarray = cur.execute("SELECT hash(v) AS h FROM _text").fetchnumpy()["h"]
+    finally:
+        cur.unregister("_text")
+        cur.close()
+    return np.asarray(hashes, dtype=np.uint64)
 
 
 class Stager:
@@ -323,7 +345,8 @@ class Stager:
                            CAST(r.q AS VARCHAR) AS properties, CAST(r.s AS VARCHAR) AS "set",
                            CAST(r.o AS VARCHAR) AS set_once, json_extract_string(r.q, $session) AS session_id,
                            -- log order without a sort: a record holds fewer than $per_record events
-                           _p * $per_record + i AS _row, r.u IS NULL AND NOT $replay AS _fresh
+                           _p * $per_record + i AS _row, r.u IS NULL AND NOT $replay AS _fresh,
+                           hash(r.d) AS _did_hash
                     FROM flat
                     """,
                     {"session": _SESSION_PATH, "per_record": MAX_BLOCK_EVENTS, "replay": replay},
