@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from opsloop.config import Settings
-from opsloop.ingest.bulk import ColumnMapping, ImportFailed, import_file
+from opsloop.ingest.bulk import ColumnMapping, ImportFailed, _aligned, import_file
 from opsloop.runtime import Runtime
 
 
@@ -254,3 +254,9 @@ def test_parquet_import_into_embedded_clickhouse(make_settings: Callable[..., Se
         ]
     finally:
         runtime.close()
+
+
+def test_read_batches_fill_whole_row_groups() -> None:
+    # 100,000 rows (the default) read as one DuckDB row group of 122,880; small batches stay as asked.
+    assert [_aligned(rows, 122_880) for rows in (100_000, 300_000, 61_440, 4_000)] == [122_880, 245_760, 122_880, 4_000]
+    assert _aligned(100_000, 0) == 100_000, "an engine without a preferred unit reads what was asked"
