@@ -7,6 +7,7 @@ a precise reason when it is refused, without a Python loop over millions of rows
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 
 import duckdb
@@ -246,12 +247,17 @@ def _own_unless_changed(batch: pa.Table, staged: pa.Table, name: str, same: bool
     return own if changed.null_count == len(changed) else pc.coalesce(changed, own)
 
 
-_HASHER = duckdb.connect(":memory:", config={"threads": 1, "enable_external_access": False})
+_hasher: duckdb.DuckDBPyConnection | None = None
+_hasher_lock = threading.Lock()
 
 
 def text_hashes(values: pa.Array) -> np.ndarray:
     """DuckDB's 64-bit `hash` of each text value, as staging computes it for distinct ids (`_did_hash`)."""
-    cur = _HASHER.cursor()
+    global _hasher
+    with _hasher_lock:  # one small in-memory database for the process, opened on first use
+        if _hasher is None:
+            _hasher = duckdb.connect(":memory:", config={"threads": 1, "enable_external_access": False})
+        cur = _hasher.cursor()
     try:
         cur.register("_text", pa.table({"v": values}))
         hashes: np.ndarray = cur.execute("SELECT hash(v) AS h FROM _text").fetchnumpy()["h"]
