@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from opsloop.config import Settings
-from opsloop.ingest.bulk import ColumnMapping, ImportFailed, import_file
+from opsloop.ingest.bulk import ColumnMapping, ImportFailed, _aligned, import_file
 from opsloop.runtime import Runtime
 
 
@@ -133,6 +134,27 @@ def test_parquet_streams_in_batches_and_is_idempotent(runtime: Runtime, project_
     assert (rerun.stored, rerun.duplicates) == (0, n)
 
 
+def test_repeats_are_found_across_batches_by_time_window(
+    runtime: Runtime, project_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of 1 row, each stored on its own. A carried uuid repeated an hour later is the same event (the
+    # 48-hour window); a row without one repeated exactly is one too (same derived uuid, same time); an hour
+    # later it is another.
+    events = [
+        {"event": "a", "distinct_id": "d", "timestamp": "2026-11-01T00:00:00Z", "uuid": str(uuid.UUID(int=1))},
+        {"event": "a", "distinct_id": "d", "timestamp": "2026-11-01T01:00:00Z", "uuid": str(uuid.UUID(int=1))},
+        {"event": "b", "distinct_id": "d", "timestamp": "2026-11-01T00:00:00Z"},
+        {"event": "b", "distinct_id": "d", "timestamp": "2026-11-01T00:00:00Z"},
+        {"event": "b", "distinct_id": "d", "timestamp": "2026-11-01T01:00:00Z"},
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    monkeypatch.setattr(runtime.store.dialect, "bulk_insert_rows", 1)
+    summary = import_file(runtime.writer, path, project_id, batch_rows=1)
+    assert (summary.stored, summary.duplicates) == (3, 2)
+    assert rows(runtime, "select event, count(*) from events group by 1 order by 1") == [["a", 1], ["b", 2]]
+
+
 def test_unusable_files_and_mappings_fail_clearly(runtime: Runtime, project_id: int, tmp_path: Path) -> None:
     with pytest.raises(ImportFailed, match="does not exist"):
         import_file(runtime.writer, tmp_path / "missing.csv", project_id)
@@ -232,3 +254,9 @@ def test_parquet_import_into_embedded_clickhouse(make_settings: Callable[..., Se
         ]
     finally:
         runtime.close()
+
+
+def test_read_batches_fill_whole_row_groups() -> None:
+    # 100,000 rows (the default) read as one DuckDB row group of 122,880; small batches stay as asked.
+    assert [_aligned(rows, 122_880) for rows in (100_000, 300_000, 61_440, 4_000)] == [122_880, 245_760, 122_880, 4_000]
+    assert _aligned(100_000, 0) == 100_000, "an engine without a preferred unit reads what was asked"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pyarrow as pa
 import pytest
+from sqlalchemy import select
 
 import opsloop.ingest.identity as identity
 from opsloop.ingest.identity import Seen
 from opsloop.runtime import Runtime
+from opsloop.store.models import Person, PersonDistinctId
 
 
 def test_a_map_larger_than_the_cache_is_looked_up_not_loaded(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,3 +26,32 @@ def test_a_map_larger_than_the_cache_is_looked_up_not_loaded(runtime: Runtime, m
     assert again == first, "every id resolves to the person it already had"
     assert project not in registry._complete
     assert runtime.store.query("select count(*) from persons where not is_deleted").rows == [[6_000]]
+
+
+def test_ids_seen_in_bulk_get_one_new_person_each_and_keep_stored_ones(runtime: Runtime) -> None:
+    project = runtime.projects.create("bulk").project.id
+    registry = runtime.writer.persons
+    before = registry.apply(project, [Seen("b", 1_763_700_000_000_000)])
+    names = pa.array(["c", "b", "a"])
+    # Microseconds since the epoch: c first seen at 2025-11-21 04:40:00.000001, a one second later.
+    first_seen = pa.array([1_763_700_000_000_001, 1, 1_763_700_001_000_000], pa.timestamp("us", tz="UTC"))
+    persons, replicas = registry.add_seen(project, names, first_seen)
+    found = [str(p) for p in persons.to_pylist()]
+    assert found[1] == before["b"], "an id with a person keeps it"
+    assert len(set(found)) == 3
+    assert replicas is not None
+    replicas.write(runtime.store)
+    assert registry.add_seen(project, names, first_seen)[0].equals(persons), "seen again: nothing changes"
+    with runtime.metadata.session() as session:
+        stored = dict(session.execute(select(PersonDistinctId.distinct_id, PersonDistinctId.person_id)).all())
+        created = {p.id: p.created_at.replace(tzinfo=dt.UTC) for p in session.scalars(select(Person))}
+    assert stored == dict(zip(["c", "b", "a"], found, strict=True))
+    assert created[found[0]] == dt.datetime(2025, 11, 21, 4, 40, 0, 1, tzinfo=dt.UTC)
+    assert created[found[2]] == dt.datetime(2025, 11, 21, 4, 40, 1, tzinfo=dt.UTC)
+    replica = runtime.store.query(
+        "select m.distinct_id, cast(p.id as varchar), p.created_at, p.properties from person_distinct_ids m "
+        "join persons p on p.id = m.person_id where m.project_id = ? order by 1",
+        [project],
+    ).rows
+    assert [(r[0], r[1]) for r in replica] == [("a", found[2]), ("b", found[1]), ("c", found[0])]
+    assert [str(r[3]) for r in replica] == ["{}", "{}", "{}"]

@@ -323,18 +323,24 @@ def import_file(
         session.flush()
         run_id = run.id
     started = time.perf_counter()
-    total, chunks = READERS[fmt_](path, mapping, batch_rows)
+    insert_rows = writer.store.dialect.bulk_insert_rows
+    total, chunks = READERS[fmt_](path, mapping, _aligned(batch_rows, insert_rows))
     unit = "rows" if fmt_ == "parquet" else "bytes"
     known = KnownPersons()  # this import's own map: the writer's serves the live flusher
     valid_rows = 0
 
-    def store(events: pa.Table) -> Callable[[], None]:
+    def store(events: pa.Table, given_uuids: bool) -> Callable[[], None]:
+        # Uuids derived from the rows' contents include their times: such a row can only repeat a stored event
+        # of the same time, so the check against stored events looks at the batch's own time span alone.
+        window = None if given_uuids else dt.timedelta(0)
+
         def write() -> None:
-            summary.stored += writer.store_events(events)
+            summary.stored += writer.store_events(events, window)
 
         return write
 
     gathered: list[pa.Table] = []  # resolved events waiting to be stored together
+    gathered_given = False  # whether some of them carried their own uuids
 
     # Three stages overlap, each on its own thread: reading and validating the next batch, resolving the
     # persons of this one (here), storing earlier ones, gathered up to the size the engine writes best.
@@ -356,9 +362,11 @@ def import_file(
                         writes.put(partial(writer.write_replicas, resolved.replicas))
                     if resolved.events.num_rows:
                         gathered.append(resolved.events)
-                    ready, gathered = _in_multiples(gathered, writer.store.dialect.bulk_insert_rows)
+                        gathered_given = gathered_given or staged.given_uuids
+                    ready, gathered = _in_multiples(gathered, insert_rows)
                     if ready is not None:
-                        writes.put(store(ready))
+                        writes.put(store(ready, gathered_given))
+                        gathered_given = gathered_given and bool(gathered)  # the rest may hold some
                 if rejected:
                     if rejects_file is None:
                         rejects_file = open(rejects_path, "wb")  # noqa: SIM115 - closed in finally
@@ -368,7 +376,7 @@ def import_file(
                 if on_progress:
                     on_progress(chunk.done, total, unit)
             if gathered:
-                writes.put(store(pa.concat_tables(gathered).combine_chunks()))
+                writes.put(store(pa.concat_tables(gathered).combine_chunks(), gathered_given))
     finally:
         staged_batches.close()
         if rejects_file is not None:
@@ -392,6 +400,15 @@ def _call(write: Callable[[], None]) -> None:
     write()
 
 
+def _aligned(batch_rows: int, unit: int) -> int:
+    """The rows to read per batch: `batch_rows` rounded to a whole number of the store's units, when it is at
+    least half a unit. Each batch then fills whole row groups, so the first is written as soon as one batch is
+    resolved, and batches need no cutting and joining on the way to the store."""
+    if not unit or batch_rows < unit // 2:
+        return batch_rows
+    return max(1, round(batch_rows / unit)) * unit
+
+
 def _in_multiples(tables: list[pa.Table], unit: int) -> tuple[pa.Table | None, list[pa.Table]]:
     """The largest whole number of `unit` rows of `tables`, as one contiguous table, and the rest, kept back.
 
@@ -402,6 +419,8 @@ def _in_multiples(tables: list[pa.Table], unit: int) -> tuple[pa.Table | None, l
     take = rows - rows % unit if unit else rows
     if not take:
         return None, tables
+    if len(tables) == 1 and take == rows and all(c.num_chunks == 1 for c in tables[0].columns):
+        return tables[0], []  # already one contiguous table (a batch of whole units, nothing refused)
     joined = pa.concat_tables(tables)
     rest = joined.slice(take)
     return joined.slice(0, take).combine_chunks(), [rest] if rest.num_rows else []

@@ -14,48 +14,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from opsloop.store.schema import uuid_values
+from opsloop.store.staging import text_hashes
 
 #: Past this many ids in all projects, the map starts again empty (ids then go through the registry).
 KNOWN_LIMIT = 5_000_000
-_P = np.uint64(0x100000001B3)  # odd, so invertible mod 2**64
-_Q = np.uint64(pow(int(_P), -1, 2**64))
-#: For each base, its inverse: cumprod gives base**1.., multiplied by this gives base**0..
-_INVERSE = {int(_P): _Q, int(_Q): _P}
-_POWER_TABLES: dict[int, np.ndarray] = {}
 
 
 def id_hashes(ids: pa.Array) -> np.ndarray:
-    """A 64-bit polynomial hash of each (non-null) text value, for all values at once.
-
-    hash(s) = sum((s[i] + 1) * P**(len(s) - 1 - i)) mod 2**64, computed from one running sum over the
-    Arrow data buffer: the sum of (b + 1) * Q**position over a value, times P**(its end - 1), where Q is
-    P's inverse mod 2**64, no longer depends on where the value lies in the buffer.
-    """
-    ids = ids if pa.types.is_large_string(ids.type) else ids.cast(pa.large_string())
-    n = len(ids)
-    if not n:
-        return np.zeros(0, np.uint64)
-    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64, count=n + 1, offset=8 * ids.offset)
-    first, last = int(offsets[0]), int(offsets[-1])
-    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8, count=last - first, offset=first).astype(np.uint64)
-    ends = offsets[1:] - first
-    with np.errstate(over="ignore"):
-        running = np.zeros(len(data) + 1, dtype=np.uint64)
-        np.cumsum((data + np.uint64(1)) * _powers(_Q, len(data)), out=running[1:])
-        sums = running[ends] - running[offsets[:-1] - first]
-        hashes: np.ndarray = sums * _powers(_P, len(data) + 1)[np.maximum(ends - 1, 0)]
-    return hashes
-
-
-def _powers(base: np.uint64, count: int) -> np.ndarray:
-    """base**0 .. base**(count - 1) mod 2**64 (cached, grown by doubling)."""
-    table = _POWER_TABLES.get(int(base))
-    if table is None or len(table) < count:
-        size = max(count, 2 * len(table) if table is not None else 1 << 16)
-        with np.errstate(over="ignore"):
-            table = np.cumprod(np.full(size, base, dtype=np.uint64)) * _INVERSE[int(base)]
-        _POWER_TABLES[int(base)] = table
-    return table[:count]
+    """A 64-bit hash of each (non-null) text value: DuckDB's `hash`, which staging computes for every row of an
+    import batch as it shapes it (`_did_hash`), so the import thread that looks persons up need not."""
+    return text_hashes(ids)
 
 
 @dataclass
@@ -72,7 +40,12 @@ class _ProjectIds:
         n = len(ids)
         if not len(self.hashes) or not n:
             return pa.nulls(n, pa.uuid())
-        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        # Searching in hash order walks the index once, in step, instead of jumping around it: for a batch's
+        # worth of ids, sorting them first and searching costs a fifth of searching them as they come.
+        order = np.argsort(hashes)
+        at = np.empty(n, np.int64)
+        at[order] = np.searchsorted(self.hashes, hashes[order])
+        np.minimum(at, len(self.hashes) - 1, out=at)
         candidates = self.slots[at]
         found = self.hashes[at] == hashes
         # Same hash, so probably the same id: confirm (ids with the same hash as another are rare enough
@@ -80,9 +53,9 @@ class _ProjectIds:
         found &= pc.equal(self.ids.take(pa.array(candidates)), ids).to_numpy(zero_copy_only=False)
         return self.persons.take(pa.array(candidates, mask=~found))
 
-    def update(self, ids: pa.Array, persons: pa.Array) -> None:
-        """Record `ids` (unique) -> `persons`, replacing what was known for them."""
-        hashes = id_hashes(ids)
+    def update(self, ids: pa.Array, persons: pa.Array, hashes: np.ndarray | None = None) -> None:
+        """Record `ids` (unique) -> `persons`, replacing what was known for them (`hashes`: their `id_hashes`)."""
+        hashes = id_hashes(ids) if hashes is None else hashes
         known = self.lookup(ids, hashes)
         if known.null_count < len(known):  # keep only what is new or moved
             change = pc.invert(pc.fill_null(pc.equal(known.storage, persons.storage), False))
@@ -129,18 +102,24 @@ class KnownPersons:
             self._generation = generation
             self._size = 0
 
-    def lookup(self, project_id: int, ids: pa.Array) -> pa.Array:
-        """The known person (an Arrow UUID) of each of `ids` (unique, no nulls), in their order; null if unseen."""
+    def lookup(self, project_id: int, ids: pa.Array, hashes: np.ndarray | None = None) -> pa.Array:
+        """The known person (an Arrow UUID) of each of `ids` (no nulls; repeats allowed), in their order; null
+        if unseen. `hashes` are the ids' `id_hashes`, when the caller has them already."""
         known = self._projects.get(project_id)
         if known is None:
             return pa.nulls(len(ids), pa.uuid())
-        return known.lookup(ids, id_hashes(ids))
+        return known.lookup(ids, id_hashes(ids) if hashes is None else hashes)
 
     def remember(self, project_id: int, decided: dict[str, str]) -> None:
         """Record the registry's decisions for a batch (new ids, moved ids, ids it touched)."""
-        if not decided:
-            return
-        self._projects.setdefault(project_id, _ProjectIds()).update(
-            pa.array(list(decided), pa.string()), uuid_values(list(decided.values()))
-        )
-        self._size += len(decided)
+        if decided:
+            self.remember_arrays(project_id, pa.array(list(decided), pa.string()), uuid_values(list(decided.values())))
+
+    def remember_arrays(
+        self, project_id: int, ids: pa.Array, persons: pa.Array, hashes: np.ndarray | None = None
+    ) -> None:
+        """`remember` for decisions given as arrays: `ids` (unique), their persons (Arrow UUIDs), and their
+        `id_hashes` when the caller has them."""
+        if len(ids):
+            self._projects.setdefault(project_id, _ProjectIds()).update(ids, persons, hashes)
+            self._size += len(ids)

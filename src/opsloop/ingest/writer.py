@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from opsloop.ingest.events import CapturedEvent
 from opsloop.ingest.identity import Link, PersonOp, PersonRegistry, ReplicaRows, Seen, SetProperties
-from opsloop.ingest.known import KnownPersons
+from opsloop.ingest.known import KnownPersons, id_hashes
 from opsloop.store.events import EventStore
 from opsloop.store.metadata import MetadataStore
 from opsloop.store.models import Group
-from opsloop.store.schema import EVENTS_SCHEMA, uuid_values, with_text_uuids
+from opsloop.store.schema import EVENTS_SCHEMA, with_text_uuids
 from opsloop.store.staging import Stager, to_events
 
 log = logging.getLogger("opsloop.ingest")
@@ -112,9 +112,14 @@ class EventWriter:
         for rows in replicas:
             rows.write(self.store)
 
-    def store_events(self, events: pa.Table) -> int:
-        """Append events whose persons are resolved, skipping those already stored; returns how many were new."""
-        return self.store.insert_events(events, self.dedup_window) if events.num_rows else 0
+    def store_events(self, events: pa.Table, dedup_window: dt.timedelta | None = None) -> int:
+        """Append events whose persons are resolved, skipping those already stored; returns how many were new.
+
+        `dedup_window` narrows the default window where the caller knows better: uuids derived from their rows'
+        contents, time included, can only repeat a stored event of the very same time (window zero).
+        """
+        window = self.dedup_window if dedup_window is None else dedup_window
+        return self.store.insert_events(events, window) if events.num_rows else 0
 
     def resolve_persons(
         self, project_id: int, valid: pa.Table, now: dt.datetime, known: KnownPersons | None = None
@@ -129,34 +134,46 @@ class EventWriter:
         if valid.num_rows == 0:
             return ResolvedBatch(EVENTS_SCHEMA.empty_table(), [])
         known.sync(self.persons.generation)
-        # Each distinct id once (`names`), and each row's position in `names`: persons are looked up per name.
-        encoded = pc.dictionary_encode(valid.column("distinct_id").combine_chunks())
-        names, name_of_row = encoded.dictionary, encoded.indices
-        persons_known = known.lookup(project_id, names)
-        ops: list[PersonOp] = _first_seen(names, name_of_row, persons_known, valid.column("timestamp"))
-        special_mask = pc.or_(
-            pc.is_in(valid.column("event"), pa.array(sorted(_IDENTITY_EVENTS))),
-            pc.or_(pc.is_valid(valid.column("set")), pc.is_valid(valid.column("set_once"))),
-        )
-        special: list[CapturedEvent] = []
-        # Identity rows apply in file / log order (`_row`); only they need sorting.
-        for row in valid.filter(special_mask).sort_by("_row").to_pylist():
-            event = CapturedEvent(
-                project_id,
-                str(row["uuid"]),
-                row["event"],
-                row["distinct_id"],
-                int(row["timestamp"].timestamp() * 1_000_000),
-                orjson.loads(row["properties"]),
-                orjson.loads(row["set"]) if row["set"] else None,
-                orjson.loads(row["set_once"]) if row["set_once"] else None,
-            )
-            special.append(event)
-            ops.extend(identity_ops(event))
-        decided, replicas = self.persons.apply_deferred(project_id, ops) if ops else ({}, [])
-        known.remember(project_id, decided)
+        special, ops = _identity_rows(project_id, valid)
+        # Each row's distinct id is looked up as it is (a batch repeats ids, but finding its distinct ones
+        # first cost more than the lookups it saved); only rows whose id has no known person go further.
+        ids = valid.column("distinct_id").combine_chunks()
+        hashes = valid.column("_did_hash").to_numpy() if "_did_hash" in valid.column_names else id_hashes(ids)
+        persons = known.lookup(project_id, ids, hashes)
+        replicas: list[ReplicaRows] = []
+        if persons.null_count:
+            # Ids new to this batch are seen first, at their earliest time in it. Those that no identity row
+            # names get a person each in bulk; the others go with the identity rows, whose merges may then
+            # leave them without a person of their own.
+            names, first_seen, name_hashes = _first_seen(ids, hashes, valid.column("timestamp"), pc.is_null(persons))
+            named = _named_by(ops)
+            alone = pc.invert(pc.is_in(names, value_set=named)) if len(named) else None
+            bulk_names = names.filter(alone) if alone is not None else names
+            if len(bulk_names):
+                bulk_times = first_seen.filter(alone) if alone is not None else first_seen
+                bulk_hashes = name_hashes[alone.to_numpy(zero_copy_only=False)] if alone is not None else name_hashes
+                created, rows = self.persons.add_seen(project_id, bulk_names, bulk_times)
+                known.remember_arrays(project_id, bulk_names, created, bulk_hashes)
+                if rows is not None:
+                    replicas.append(rows)
+            if alone is not None:
+                named_new = pc.invert(alone)
+                first_ops: list[PersonOp] = [
+                    Seen(did, ts)
+                    for did, ts in zip(
+                        names.filter(named_new).to_pylist(),
+                        first_seen.filter(named_new).cast(pa.int64()).to_pylist(),
+                        strict=True,
+                    )
+                ]
+                ops = first_ops + ops
+        if ops:
+            decided, special_replicas = self.persons.apply_deferred(project_id, ops)
+            known.remember(project_id, decided)
+            replicas.extend(special_replicas)
         self._apply_groups(project_id, special)
-        persons = _with_decisions(names, persons_known, decided).take(name_of_row)
+        if persons.null_count or ops:  # every row's person after the batch's decisions (merges move ids)
+            persons = known.lookup(project_id, ids, hashes)
         if persons.null_count:
             raise RuntimeError("an event's distinct id had no person: the identity cache is inconsistent")
         return ResolvedBatch(to_events(valid, project_id, persons, now), replicas)
@@ -195,34 +212,60 @@ class EventWriter:
 _IDENTITY_EVENTS = frozenset({"$identify", "$create_alias", "$groupidentify"})
 
 
-def _first_seen(names: pa.Array, name_of_row: pa.Array, known: pa.Array, times: pa.ChunkedArray) -> list[PersonOp]:
-    """`Seen` for each name without a known person, at its earliest time in the batch."""
-    if not known.null_count:
-        return []
-    unseen = pc.indices_nonzero(pc.is_null(known))
-    earliest = (
-        pa.table({"name": name_of_row, "ts": times.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())})
-        .filter(pc.is_in(name_of_row, unseen))
-        .group_by("name", use_threads=False)
+def _identity_rows(project_id: int, valid: pa.Table) -> tuple[list[CapturedEvent], list[PersonOp]]:
+    """A batch's identity rows (`$identify`, `$set`...) in file / log order (`_row`), and their operations."""
+    special_mask = pc.or_(
+        pc.is_in(valid.column("event"), pa.array(sorted(_IDENTITY_EVENTS))),
+        pc.or_(pc.is_valid(valid.column("set")), pc.is_valid(valid.column("set_once"))),
+    )
+    special: list[CapturedEvent] = []
+    ops: list[PersonOp] = []
+    if not pc.any(special_mask).as_py():
+        return special, ops
+    for row in valid.filter(special_mask).sort_by("_row").to_pylist():
+        event = CapturedEvent(
+            project_id,
+            str(row["uuid"]),
+            row["event"],
+            row["distinct_id"],
+            int(row["timestamp"].timestamp() * 1_000_000),
+            orjson.loads(row["properties"]),
+            orjson.loads(row["set"]) if row["set"] else None,
+            orjson.loads(row["set_once"]) if row["set_once"] else None,
+        )
+        special.append(event)
+        ops.extend(identity_ops(event))
+    return special, ops
+
+
+def _first_seen(
+    ids: pa.Array, hashes: np.ndarray, times: pa.ChunkedArray, unseen: pa.Array
+) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """The distinct ids of the `unseen` rows, each once, with each one's earliest time in the batch
+    (microseconds) and its hash (`id_hashes`)."""
+    first = (
+        pa.table(
+            {
+                "name": ids.filter(unseen),
+                "h": pa.array(hashes).filter(unseen),
+                "ts": times.cast(pa.timestamp("us", tz="UTC")).filter(unseen),
+            }
+        )
+        .group_by(["name", "h"], use_threads=False)
         .aggregate([("ts", "min")])
     )
-    return [
-        Seen(did, ts)
-        for did, ts in zip(
-            names.take(earliest.column("name")).to_pylist(), earliest.column("ts_min").to_pylist(), strict=True
-        )
-    ]
+    return (
+        first.column("name").combine_chunks(),
+        first.column("ts_min").combine_chunks(),
+        first.column("h").to_numpy(),
+    )
 
 
-def _with_decisions(names: pa.Array, known: pa.Array, decided: dict[str, str]) -> pa.Array:
-    """The person of each name: what the registry just decided, else what was known before the batch."""
-    if not decided:
-        return known
-    decided_names = pa.array(list(decided), pa.string())
-    decided_persons = uuid_values(list(decided.values()))
-    # Positions into `known` followed by `decided_persons`: a name's own entry, unless it was decided.
-    choice = np.arange(len(names), dtype=np.int64)
-    where = pc.index_in(names, value_set=decided_names)
-    hit = pc.indices_nonzero(pc.is_valid(where)).to_numpy()
-    choice[hit] = len(names) + pc.take(where, pa.array(hit)).to_numpy()
-    return pa.concat_arrays([known, decided_persons]).take(pa.array(choice))
+def _named_by(ops: Sequence[PersonOp]) -> pa.Array:
+    """Every distinct id that identity operations name."""
+    named: set[str] = set()
+    for op in ops:
+        named.add(op.distinct_id)
+        if isinstance(op, Link):
+            named.add(op.other)
+    return pa.array(sorted(named), pa.string())

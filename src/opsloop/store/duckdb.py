@@ -78,23 +78,32 @@ class DuckDBEventStore:
             cur = self._con.cursor()
             try:
                 cur.register("_incoming", batch)
-                # First a read: does the batch repeat a key, or hold one already stored in the window? The hash
-                # table is built on the batch's uuids and probed by the stored rows, so this costs one scan of
-                # the window. Usually the answer is no, and the rows go in by a plain append, which DuckDB
-                # writes in parallel, compressed, straight into row groups; a join in the INSERT would not.
+                # First a read: does the batch repeat a key, or hold one already stored in the window? Usually the
+                # answer is no, and the rows go in by a plain append, which DuckDB writes in parallel, compressed,
+                # straight into row groups; a join in the INSERT would not.
                 projects = pc.unique(batch.column("project_id"))
                 # One project (always, for imports): its uuids alone tell repeats, and hashing them is cheaper.
                 key = "uuid::UUID" if len(projects) == 1 else "(project_id, uuid::UUID)"
-                clash = cur.execute(
-                    f"""
-                    SELECT (SELECT count(*) > count(DISTINCT {key}) FROM _incoming)
-                        OR EXISTS (SELECT 1 FROM events AS e
-                                   WHERE e."timestamp" BETWEEN ? AND ?
-                                     AND e.uuid IN (SELECT uuid::UUID FROM _incoming)
-                                     AND e.project_id IN (SELECT project_id FROM _incoming))
-                    """,
-                    [lo, hi],
+                repeats = f"SELECT count(*) > count(DISTINCT {key}) FROM _incoming"
+                stored = cur.execute(
+                    """SELECT EXISTS (SELECT 1 FROM events
+                                      WHERE "timestamp" BETWEEN ? AND ? AND list_contains(?, project_id))""",
+                    [lo, hi, projects.to_pylist()],
                 ).fetchone()
+                if stored and stored[0]:
+                    # The hash table is built on the batch's uuids and probed by the stored rows of the window.
+                    clash = cur.execute(
+                        f"""
+                        SELECT ({repeats})
+                            OR EXISTS (SELECT 1 FROM events AS e
+                                       WHERE e."timestamp" BETWEEN ? AND ?
+                                         AND e.uuid IN (SELECT uuid::UUID FROM _incoming)
+                                         AND e.project_id IN (SELECT project_id FROM _incoming))
+                        """,
+                        [lo, hi],
+                    ).fetchone()
+                else:  # nothing stored in the window (zone maps tell, without reading uuids): repeats alone
+                    clash = cur.execute(repeats).fetchone()
                 source = "_incoming"
                 if clash and clash[0]:
                     source = """(SELECT * FROM (SELECT * FROM _incoming

@@ -7,6 +7,7 @@ a precise reason when it is refused, without a Python loop over millions of rows
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 
 import duckdb
@@ -29,8 +30,10 @@ _SESSION_PATH = f'$."{SESSION_PROPERTY}"'
 class StagedBatch:
     """A staged batch: valid rows in import order, and the refused rows with reasons."""
 
-    valid: pa.Table  # uuid, event, distinct_id, timestamp, properties, set, set_once, session_id, _row
+    valid: pa.Table  # uuid, event, distinct_id, timestamp, properties, set, set_once, session_id, _row, _did_hash
     rejected: pa.Table  # _row, reason
+    #: Whether some valid row carried its own uuid (else every uuid was derived from its row's contents).
+    given_uuids: bool = True
 
 
 def _uuid_bytes(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -110,10 +113,9 @@ class _Plan:
     def sql(self) -> str:
         """One pass over the batch: each row's reason, or its derived values.
 
-        Rows without a uuid get one derived from their contents: the md5 digest of the same text as ever
-        (so re-importing a file that an earlier version imported still finds its rows), whose 16 bytes
-        Arrow receives as they are. An empty `$set` is no person update: NULLIF keeps such rows off the
-        per-row identity path.
+        Rows without a uuid get one derived from their contents (`derived_uuid`), whose 16 bytes Arrow
+        receives as they are. An empty `$set` is no person update: NULLIF keeps such rows off the per-row
+        identity path.
         """
         types, extras = self.types, self.extras
         has_uuid = "uuid" in types
@@ -130,8 +132,7 @@ class _Plan:
             "_row",
             "_reason AS reason",
             "CASE WHEN _reason IS NULL THEN _parsed_uuid END AS _given_uuid" if has_uuid else None,
-            f"""CASE WHEN _reason IS NULL {"AND _parsed_uuid IS NULL " if has_uuid else ""}THEN md5_number(
-                   concat_ws('|', $project, _ev, _did, CAST(epoch_us(_ts) AS VARCHAR), _properties)) END
+            f"""CASE WHEN _reason IS NULL {"AND _parsed_uuid IS NULL " if has_uuid else ""}THEN {DERIVED_UUID} END
                AS _derived_uuid""",
             rules.changed_text("event", "_ev") + " AS event" if self.same_event else "_ev AS event",
             rules.changed_text("distinct_id", "_did") + " AS distinct_id"
@@ -144,6 +145,7 @@ class _Plan:
             if has_set_once
             else None,
             "CASE WHEN _reason IS NULL THEN json_extract_string(_properties, $session) END AS session_id",
+            "hash(_did) AS _did_hash",
         ]
         return f"""
         WITH src AS (
@@ -202,17 +204,30 @@ class _Plan:
             "set_once": staged.column("set_once") if "set_once" in staged.schema.names else pa.nulls(n, pa.string()),
             "session_id": staged.column("session_id"),
             "_row": staged.column("_row"),
+            "_did_hash": staged.column("_did_hash"),
         }
         shaped = pa.table(columns)
         reasons = staged.column("reason")
+        given_uuids = given is not None and given.null_count < len(given)  # refused rows have none
         if reasons.null_count == n:  # the usual case: nothing refused, nothing to copy
-            return StagedBatch(valid=shaped, rejected=staged.select(["_row", "reason"])[:0])
+            return StagedBatch(valid=shaped, rejected=staged.select(["_row", "reason"])[:0], given_uuids=given_uuids)
         refused = pc.is_valid(reasons)
         return StagedBatch(
-            valid=shaped.filter(pc.invert(refused)), rejected=staged.filter(refused).select(["_row", "reason"])
+            valid=shaped.filter(pc.invert(refused)),
+            rejected=staged.filter(refused).select(["_row", "reason"]),
+            given_uuids=given_uuids,
         )
 
 
+#: A row's uuid from its contents: two 64-bit hashes of project, event, distinct id, time and properties,
+#: combined in two different orders (the second after a constant), as the 128 bits of a UUID. DuckDB hashes
+#: the values where they lie, without building a text to digest (md5 of such a text, which earlier versions
+#: used, cost three times as much). A file imported again gets the same uuids, so nothing is stored twice;
+#: `tests/store/test_staging.py` pins the values, and would catch a DuckDB release that hashed differently.
+DERIVED_UUID = (
+    "(CAST(hash($project, _ev, _did, _ts, _properties) AS UHUGEINT) << 64)"
+    " | CAST(hash('opsloop', _properties, _ts, _did, _ev, $project) AS UHUGEINT)"
+)
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 _PARSED_UUID = "try_cast(NULLIF(trim(CAST(uuid AS VARCHAR)), '') AS UUID)"
 
@@ -230,6 +245,26 @@ def _own_unless_changed(batch: pa.Table, staged: pa.Table, name: str, same: bool
     own = batch.column(name).cast(pa.string())
     changed = staged.column(name)
     return own if changed.null_count == len(changed) else pc.coalesce(changed, own)
+
+
+_hasher: duckdb.DuckDBPyConnection | None = None
+_hasher_lock = threading.Lock()
+
+
+def text_hashes(values: pa.Array) -> np.ndarray:
+    """DuckDB's 64-bit `hash` of each text value, as staging computes it for distinct ids (`_did_hash`)."""
+    global _hasher
+    with _hasher_lock:  # one small in-memory database for the process, opened on first use
+        if _hasher is None:
+            _hasher = duckdb.connect(":memory:", config={"threads": 1, "enable_external_access": False})
+        cur = _hasher.cursor()
+    try:
+        cur.register("_text", pa.table({"v": values}))
+        hashes: np.ndarray = cur.execute("SELECT hash(v) AS h FROM _text").fetchnumpy()["h"]
+    finally:
+        cur.unregister("_text")
+        cur.close()
+    return np.asarray(hashes, dtype=np.uint64)
 
 
 class Stager:
@@ -269,7 +304,7 @@ class Stager:
             staged = fetch_arrow(
                 cur.execute(
                     plan.sql(),
-                    {"future": now + dt.timedelta(hours=23), "project": str(project_id), "session": _SESSION_PATH},
+                    {"future": now + dt.timedelta(hours=23), "project": project_id, "session": _SESSION_PATH},
                 )
             )
         finally:
@@ -316,7 +351,8 @@ class Stager:
                            CAST(r.q AS VARCHAR) AS properties, CAST(r.s AS VARCHAR) AS "set",
                            CAST(r.o AS VARCHAR) AS set_once, json_extract_string(r.q, $session) AS session_id,
                            -- log order without a sort: a record holds fewer than $per_record events
-                           _p * $per_record + i AS _row, r.u IS NULL AND NOT $replay AS _fresh
+                           _p * $per_record + i AS _row, r.u IS NULL AND NOT $replay AS _fresh,
+                           hash(r.d) AS _did_hash
                     FROM flat
                     """,
                     {"session": _SESSION_PATH, "per_record": MAX_BLOCK_EVENTS, "replay": replay},
