@@ -23,6 +23,8 @@ TIMESTAMP = "timestamp"
 EVENT = "event"
 PROPERTIES = "properties"
 PERSON_PROPERTIES = "person_properties"
+#: Stands for a local time bucket until rendering (see `QueryBuilder.bucket`).
+_BUCKET_MARKER = "OPSLOOP_LOCAL_BUCKET"
 #: Where a property lives in the `ev` relation, by filter / breakdown type.
 _PROPERTY_COLUMNS: dict[str, str] = {"event": PROPERTIES, "person": PERSON_PROPERTIES}
 
@@ -44,6 +46,8 @@ class QueryBuilder:
         self.dialect = dialect
         self.ctx = ctx
         self.params: dict[str, Any] = {}
+        #: The UTC stretch the statements' `events()` relations cover (lets the dialect convert times fast).
+        self.scanned: tuple[dt.datetime, dt.datetime] | None = None
 
     # -- values and properties -------------------------------------------------------------------------
 
@@ -104,9 +108,18 @@ class QueryBuilder:
     # -- time --------------------------------------------------------------------------------------------
 
     def bucket(self, interval: Interval, column: exp.Expression | None = None) -> exp.Expression:
-        """The local bucket of the event time (see `Dialect.local_bucket`)."""
+        """The local bucket of the event time (see `Dialect.local_bucket`).
+
+        A marker until `render`, which knows the whole stretch of time the statement scans and lets the
+        dialect convert timestamps inside it with precomputed offsets."""
         ts = column if column is not None else col(TIMESTAMP)
-        return self.dialect.local_bucket(ts, interval, self.ctx.timezone, self.ctx.week_start)
+        return exp.Anonymous(this=_BUCKET_MARKER, expressions=[ts, exp.Literal.string(interval)])
+
+    def _local_bucket(self, node: exp.Expression) -> exp.Expression:
+        if not (isinstance(node, exp.Anonymous) and node.name == _BUCKET_MARKER):
+            return node
+        ts, interval = node.expressions
+        return self.dialect.local_bucket(ts, interval.name, self.ctx.timezone, self.ctx.week_start, self.scanned)
 
     def between(self, start: dt.datetime, end: dt.datetime, table: str | None = None) -> exp.Expression:
         """`start <= timestamp < end` (UTC instants)."""
@@ -134,6 +147,10 @@ class QueryBuilder:
         skip the identity join; `person_id` is then the person at ingestion and must not be used.
         """
         project = self.ctx.project_id
+        if self.scanned is None:
+            self.scanned = (start, end)
+        else:
+            self.scanned = (min(self.scanned[0], start), max(self.scanned[1], end))
         need_person = with_person or any(f.type == "person" for f in filters)
         resolve_persons = resolve_persons or need_person
         person = exp.func("coalesce", col(PERSON, "pdi"), col(PERSON, "e")) if resolve_persons else col(PERSON, "e")
@@ -214,6 +231,7 @@ class QueryBuilder:
     def render(self, statement: exp.Expression) -> tuple[str, dict[str, Any]]:
         """The statement's SQL for this engine and the parameters it uses."""
         used = {p.name for p in statement.find_all(exp.Placeholder)}
+        statement = statement.transform(self._local_bucket)
         return self.dialect.render(statement), {k: v for k, v in self.params.items() if k in used}
 
     def span_columns(self, span: DateSpan) -> tuple[exp.Expression, exp.Expression]:

@@ -7,6 +7,8 @@ from typing import Any, ClassVar, Literal
 
 from sqlglot import exp
 
+from opsloop.store.zones import offset_table
+
 #: Bucket sizes the analytics group time by.
 Bucket = Literal["hour", "day", "week", "month"]
 
@@ -68,9 +70,17 @@ class Dialect:
         """Case-insensitive substring test."""
         raise NotImplementedError
 
-    def local_bucket(self, ts: exp.Expression, bucket: Bucket, timezone: str, week_start: str) -> exp.Expression:
+    def local_bucket(
+        self,
+        ts: exp.Expression,
+        bucket: Bucket,
+        timezone: str,
+        week_start: str,
+        within: tuple[dt.datetime, dt.datetime] | None = None,
+    ) -> exp.Expression:
         """The local bucket of a UTC timestamp: a DATE (first day of the day / week / month), or for hours
-        the local clock hour as text `YYYY-MM-DDTHH:00`."""
+        the local clock hour as text `YYYY-MM-DDTHH:00`. `within`, when given, is the UTC stretch most of
+        the timestamps fall in: a dialect may convert those faster (any timestamp stays exact)."""
         raise NotImplementedError
 
     def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
@@ -171,9 +181,52 @@ class DuckDBDialect(Dialect):
         """`contains(lower(a), lower(b))`."""
         return _fn("contains", exp.Lower(this=text), exp.Lower(this=needle))
 
-    def local_bucket(self, ts: exp.Expression, bucket: Bucket, timezone: str, week_start: str) -> exp.Expression:
-        """`timezone(tz, ts)` gives the local wall-clock time; buckets truncate it."""
-        local = _fn("timezone", _text(timezone), ts)
+    def local_time(
+        self, ts: exp.Expression, timezone: str, within: tuple[dt.datetime, dt.datetime] | None
+    ) -> exp.Expression:
+        """The local wall-clock time of a TIMESTAMPTZ as a TIMESTAMP.
+
+        `timezone(tz, ts)` looks each row up in ICU's calendar (about half of a day-bucketed scan). Inside
+        `within`, the zone's offsets are known in advance: local time is `epoch_us(ts)` plus the offset in
+        force (a CASE over the few offset changes, latest first), which is integer arithmetic. Timestamps
+        outside that stretch still go through `timezone()`, so every row is exact.
+        """
+        exact = _fn("timezone", _text(timezone), ts)
+        table = offset_table(timezone, *within) if within is not None else None
+        if table is None:
+            return exact
+
+        def instant(value: dt.datetime) -> exp.Expression:
+            return exp.cast(_text(value.strftime("%Y-%m-%d %H:%M:%S+00")), "TIMESTAMPTZ")
+
+        def micros(seconds: int) -> exp.Expression:
+            return exp.Literal.number(seconds * 1_000_000)
+
+        latest_first = list(reversed(table.offsets))
+        offset: exp.Expression = micros(latest_first[-1][1])
+        if len(latest_first) > 1:
+            offset = exp.Case(
+                ifs=[
+                    exp.If(this=exp.GTE(this=ts.copy(), expression=instant(since)), true=micros(seconds))
+                    for since, seconds in latest_first[:-1]
+                ],
+                default=offset,
+            )
+        fast = _fn("make_timestamp", exp.Add(this=_fn("epoch_us", ts.copy()), expression=offset))
+        low = exp.GTE(this=ts.copy(), expression=instant(table.start))
+        inside = exp.and_(low, exp.LT(this=ts.copy(), expression=instant(table.end)))
+        return exp.Case(ifs=[exp.If(this=inside, true=fast)], default=exact)
+
+    def local_bucket(
+        self,
+        ts: exp.Expression,
+        bucket: Bucket,
+        timezone: str,
+        week_start: str,
+        within: tuple[dt.datetime, dt.datetime] | None = None,
+    ) -> exp.Expression:
+        """The local wall-clock time (`local_time`) truncated to the bucket."""
+        local = self.local_time(ts, timezone, within)
         if bucket == "hour":
             return _fn("strftime", local, _text("%Y-%m-%dT%H:00"))
         if bucket == "day":
@@ -351,8 +404,15 @@ class ClickHouseDialect(Dialect):
         """`positionCaseInsensitiveUTF8(a, b) > 0`."""
         return exp.GT(this=_fn("positionCaseInsensitiveUTF8", text, needle), expression=exp.Literal.number(0))
 
-    def local_bucket(self, ts: exp.Expression, bucket: Bucket, timezone: str, week_start: str) -> exp.Expression:
-        """ClickHouse's date functions take the timezone as their last argument."""
+    def local_bucket(
+        self,
+        ts: exp.Expression,
+        bucket: Bucket,
+        timezone: str,
+        week_start: str,
+        within: tuple[dt.datetime, dt.datetime] | None = None,
+    ) -> exp.Expression:
+        """ClickHouse's date functions take the timezone as their last argument (and are fast already)."""
         tz = _text(timezone)
         if bucket == "hour":
             return _fn("formatDateTime", ts, _text("%Y-%m-%dT%H:00"), tz)
