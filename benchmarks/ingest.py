@@ -255,7 +255,7 @@ def import_child(path: str, data_dir: str) -> None:
     from opsloop.ingest.bulk import import_file
     from opsloop.runtime import Runtime
 
-    runtime = Runtime(Settings(data_dir=Path(data_dir)))
+    runtime = Runtime(Settings(data_dir=Path(data_dir)), importing=True)  # as `opsloop import` opens it
     project = runtime.projects.create("bulk bench")
     summary = import_file(runtime.writer, Path(path), project.project.id)
     runtime.close()

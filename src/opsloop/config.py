@@ -81,10 +81,16 @@ class Settings(BaseSettings):
         default=100_000, description="Rows read and written per batch by `opsloop import` (bounds memory)."
     )
     duckdb_memory_limit: str = Field(
+        default="2GB",
+        description="DuckDB memory limit for the events store while serving and querying (DuckDB syntax, "
+        "e.g. `4GB`): analyses over tens of millions of events need room for their joins and windows; "
+        "larger ones spill to disk.",
+    )
+    import_memory_limit: str = Field(
         default="384MB",
-        description="DuckDB memory limit for the events store (DuckDB syntax, e.g. `4GB`); larger queries "
-        "spill to disk. It also bounds what DuckDB keeps cached of the data it wrote, which grows with every "
-        "import: with the default an import of 10 million events stays under 1 GiB.",
+        description="DuckDB memory limit while a bulk import runs (`opsloop import`, the demo's load). It "
+        "bounds what DuckDB keeps cached of the data it writes, which otherwise grows with every batch: with "
+        "the default an import of 10 million events stays under 1 GiB of memory.",
     )
     duckdb_threads: int | None = Field(default=None, description="DuckDB worker threads; default: number of CPU cores.")
     log_level: str = Field(default="info", description="Log level of the server (`debug`, `info`, `warning`).")

@@ -21,8 +21,11 @@ from opsloop.store.metadata import MetadataStore
 class Runtime:
     """Everything one opsloop process holds open; stores are opened lazily and closed by `close()`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, importing: bool = False) -> None:
+        """`importing`: this process bulk-imports (`opsloop import`, the demo's load), so the events store
+        opens under `import_memory_limit` instead of the serving limit."""
         self.settings = settings
+        self.importing = importing
         self.stats = IngestStats()
         self._pipeline: IngestPipeline | None = None
         self._lock_fd: int | None = None
@@ -37,7 +40,7 @@ class Runtime:
         """The events store (opened once: chdb and DuckDB are expensive to open)."""
         return open_event_store(
             self.settings.resolved_events_url,
-            memory_limit=self.settings.duckdb_memory_limit,
+            memory_limit=self.settings.import_memory_limit if self.importing else self.settings.duckdb_memory_limit,
             threads=self.settings.duckdb_threads,
         )
 

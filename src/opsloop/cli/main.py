@@ -45,8 +45,8 @@ def _settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def _runtime(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime(settings)
+def _runtime(settings: Settings, *, importing: bool = False) -> Iterator[Runtime]:
+    runtime = Runtime(settings, importing=importing)
     try:
         yield runtime
     except StoreLocked as exc:
@@ -168,7 +168,7 @@ def import_command(
 ) -> None:
     """Import events from a file: streaming, idempotent, refused rows written with line numbers and reasons."""
     settings = _settings(data_dir)
-    with _runtime(settings) as runtime:
+    with _runtime(settings, importing=True) as runtime:
         if runtime.projects.get(project) is None:
             console.print(f"[red]error:[/] project {project} does not exist (see `opsloop project list`)")
             raise typer.Exit(2)
@@ -268,7 +268,7 @@ def demo(
     # History ends yesterday (UTC) so that no demo event lies in the future.
     end_date = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     spec = DemoSpec(persons=persons, days=days, seed=seed, end_date=end_date)
-    with _runtime(settings) as runtime:
+    with _runtime(settings, importing=True) as runtime:
         progress, (on_generate, on_import) = _progress("generating demo events", "loading through bulk import")
         with progress:
             result = load_demo(runtime, spec, on_generate=on_generate, on_import=on_import)
