@@ -241,8 +241,17 @@ def query(
         return
     table = Table(*columns)
     for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        table.add_row(*(_table_cell(row.get(c)) for c in columns))
     Console().print(table)
+
+
+def _table_cell(value: Any) -> str:
+    """A value as the table shows it: fractions to 4 decimals (JSON and CSV keep full precision)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4f}"
+    return str(value)
 
 
 def _csv_cell(value: Any) -> Any:
