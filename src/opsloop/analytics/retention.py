@@ -214,9 +214,11 @@ def _first_time(query: RetentionQuery, span: DateSpan, builder: QueryBuilder, st
     s, r, n = exp.column("s"), exp.column("r"), exp.column("n")
     started = exp.Not(this=exp.Is(this=s.copy(), expression=exp.Null()))
     returned = exp.EQ(this=r, expression=num(1))
+    # Without a breakdown every value is NULL: no need to find the first one (a costly keyed aggregate).
+    first_value = _earliest_value(s.copy(), exp.column("sv"), started, builder) if query.breakdown else exp.Null()
     columns: list[str | exp.Expr] = [
         exp.alias_(exp.Min(this=s.copy()), "t0"),
-        exp.alias_(_earliest_value(s.copy(), exp.column("sv"), started, builder), "cbv"),
+        exp.alias_(first_value, "cbv"),
         exp.alias_(builder.dialect.collect_distinct_if(n, returned), "rets"),
     ]
     if query.cumulative:
