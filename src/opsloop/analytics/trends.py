@@ -156,12 +156,16 @@ def _aggregate(series: TrendsSeries, builder: QueryBuilder, condition: exp.Expre
         )
     assert series.property is not None
     value = builder.number(builder.prop(series.property))
+    if condition is not None:
+        # Not a FILTER: the engine would read the property's JSON on every row before filtering; a CASE
+        # reads it only where the condition holds (these aggregates skip the NULLs of the other rows).
+        value = exp.Case(ifs=[exp.If(this=condition, true=value)])
     if series.math == "median":
-        return only(builder.dialect.quantile(value, 0.5))
+        return builder.dialect.quantile(value, 0.5)
     if series.math == "p90":
-        return only(builder.dialect.quantile(value, 0.9))
+        return builder.dialect.quantile(value, 0.9)
     aggregate = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[series.math]
-    return only(aggregate(this=value))
+    return aggregate(this=value)
 
 
 def _uses_persons(query: TrendsQuery) -> bool:
