@@ -1,0 +1,177 @@
+"""Saved insights: a named query object of a project, validated with the query registry when saved."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from opsloop.dashboards.sharing import encode_query
+from opsloop.dashboards.tables import Insight
+from opsloop.query.registry import QueryInvalid, parse_query
+from opsloop.store.metadata import MetadataStore
+from opsloop.store.models import utcnow
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 5000
+
+
+class NotFound(LookupError):
+    """An insight, dashboard or tile that does not exist in the project (another project's counts as absent)."""
+
+
+class InvalidInput(ValueError):
+    """A value that cannot be saved; the message starts with the field at fault (`name: ...`)."""
+
+
+class View(BaseModel):
+    """Base of the read models the services return (immutable)."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class InsightView(View):
+    """A saved insight as the console and the API show it; `share_code` is its query's shareable code."""
+
+    id: int
+    project_id: int
+    name: str
+    description: str
+    query: dict[str, Any]
+    share_code: str
+    created_by: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def clean_name(value: Any, field: str = "name") -> str:
+    """A name: text of 1 to 200 characters after trimming, without control characters."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: must be text")
+    value = value.strip()
+    if not value or len(value) > MAX_NAME:
+        raise InvalidInput(f"{field}: must be 1 to {MAX_NAME} characters")
+    if any(ord(c) < 32 for c in value):
+        raise InvalidInput(f"{field}: must not contain control characters")
+    return value
+
+
+def _clean_description(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput("description: must be text")
+    if len(value) > MAX_DESCRIPTION:
+        raise InvalidInput(f"description: at most {MAX_DESCRIPTION} characters")
+    return value.strip()
+
+
+def clean_query(value: Any) -> dict[str, Any]:
+    """A query object validated by the registry, stored as its normalised JSON."""
+    try:
+        model = parse_query(value)
+    except QueryInvalid as exc:
+        raise InvalidInput(f"query: {exc}") from None
+    return {"kind": model.kind, **model.model_dump(mode="json")}  # type: ignore[attr-defined]
+
+
+def insight_view(row: Insight) -> InsightView:
+    """The read model of an insight row."""
+    return InsightView(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        query=row.query,
+        share_code=encode_query(row.query),
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class InsightService:
+    """Create, list, change and delete a project's saved insights."""
+
+    def __init__(self, metadata: MetadataStore) -> None:
+        self.metadata = metadata
+
+    def list(self, project_id: int) -> list[InsightView]:
+        """The project's insights, most recently changed first."""
+        with self.metadata.session() as session:
+            rows = session.scalars(
+                select(Insight)
+                .where(Insight.project_id == project_id)
+                .order_by(Insight.updated_at.desc(), Insight.id.desc())
+            )
+            return [insight_view(r) for r in rows]
+
+    def get(self, project_id: int, insight_id: int) -> InsightView:
+        """One insight of the project; `NotFound` otherwise."""
+        with self.metadata.session() as session:
+            return insight_view(self._row(session, project_id, insight_id))
+
+    def create(
+        self,
+        project_id: int,
+        name: str,
+        query: Any,
+        *,
+        description: str = "",
+        created_by: int | None = None,
+    ) -> InsightView:
+        """Save a query under a name; the query is validated first (`InvalidInput` naming the field)."""
+        row = Insight(
+            project_id=project_id,
+            name=clean_name(name),
+            description=_clean_description(description),
+            query=clean_query(query),
+            created_by=created_by,
+        )
+        with self.metadata.session() as session, session.begin():
+            session.add(row)
+            session.flush()
+            return insight_view(row)
+
+    def update(
+        self,
+        project_id: int,
+        insight_id: int,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        query: Any = None,
+    ) -> InsightView:
+        """Rename an insight, change its description or its query (only what is given changes)."""
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = clean_name(name)
+        if description is not None:
+            changes["description"] = _clean_description(description)
+        if query is not None:
+            changes["query"] = clean_query(query)
+        with self.metadata.session() as session, session.begin():
+            row = self._row(session, project_id, insight_id)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            if changes:
+                row.updated_at = utcnow()
+            session.flush()
+            return insight_view(row)
+
+    def rename(self, project_id: int, insight_id: int, name: str) -> InsightView:
+        """Give an insight a new name."""
+        return self.update(project_id, insight_id, name=name)
+
+    def delete(self, project_id: int, insight_id: int) -> None:
+        """Delete an insight; its tiles leave every dashboard with it."""
+        with self.metadata.session() as session, session.begin():
+            session.delete(self._row(session, project_id, insight_id))
+
+    @staticmethod
+    def _row(session: Any, project_id: int, insight_id: int) -> Insight:
+        row = session.get(Insight, insight_id)
+        if row is None or row.project_id != project_id:
+            raise NotFound(f"no insight {insight_id} in project {project_id}")
+        assert isinstance(row, Insight)
+        return row
