@@ -8,7 +8,7 @@ from typing import Any, Literal, get_args
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from opsloop.dashboards.insights import InsightView, InvalidInput, NotFound, View, clean_name, insight_view
+from opsloop.dashboards.insights import InsightView, InvalidInput, NotFound, View, as_utc, clean_name, insight_view
 from opsloop.dashboards.tables import Dashboard, DashboardTile, Insight
 from opsloop.store.metadata import MetadataStore
 from opsloop.store.models import utcnow
@@ -17,6 +17,8 @@ TileSize = Literal["small", "medium", "large", "full"]
 TILE_SIZES: tuple[str, ...] = get_args(TileSize)
 #: Most tiles one dashboard holds.
 MAX_TILES = 100
+#: A dashboard's tiles in order, each with its insight.
+Tiles = list[tuple[DashboardTile, Insight]]
 
 
 class TileView(View):
@@ -85,8 +87,8 @@ class DashboardService:
                     name=d.name,
                     tile_count=int(n),
                     created_by=d.created_by,
-                    created_at=d.created_at,
-                    updated_at=d.updated_at,
+                    created_at=as_utc(d.created_at),
+                    updated_at=as_utc(d.updated_at),
                 )
                 for d, n in rows
             ]
@@ -201,14 +203,14 @@ class DashboardService:
         return row
 
     @staticmethod
-    def _tiles(session: Session, dashboard_id: int) -> list[tuple[DashboardTile, Insight]]:
+    def _tiles(session: Session, dashboard_id: int) -> Tiles:
         rows = session.execute(
             select(DashboardTile, Insight)
             .join(Insight, Insight.id == DashboardTile.insight_id)
             .where(DashboardTile.dashboard_id == dashboard_id)
             .order_by(DashboardTile.position, DashboardTile.id)
         ).all()
-        return [(t, i) for t, i in rows]
+        return [(row[0], row[1]) for row in rows]
 
     def _view(self, session: Session, board: Dashboard) -> DashboardView:
         tiles = [
@@ -220,7 +222,7 @@ class DashboardService:
             project_id=board.project_id,
             name=board.name,
             created_by=board.created_by,
-            created_at=board.created_at,
-            updated_at=board.updated_at,
+            created_at=as_utc(board.created_at),
+            updated_at=as_utc(board.updated_at),
             tiles=tiles,
         )

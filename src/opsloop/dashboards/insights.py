@@ -46,16 +46,21 @@ class InsightView(View):
     updated_at: dt.datetime
 
 
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored time as an aware UTC datetime (SQLite hands back naive ones)."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
 def clean_name(value: Any, field: str = "name") -> str:
     """A name: text of 1 to 200 characters after trimming, without control characters."""
     if not isinstance(value, str):
         raise InvalidInput(f"{field}: must be text")
-    value = value.strip()
-    if not value or len(value) > MAX_NAME:
+    text: str = value.strip()
+    if not text or len(text) > MAX_NAME:
         raise InvalidInput(f"{field}: must be 1 to {MAX_NAME} characters")
-    if any(ord(c) < 32 for c in value):
+    if any(ord(c) < 32 for c in text):
         raise InvalidInput(f"{field}: must not contain control characters")
-    return value
+    return text
 
 
 def _clean_description(value: Any) -> str:
@@ -85,8 +90,8 @@ def insight_view(row: Insight) -> InsightView:
         query=row.query,
         share_code=encode_query(row.query),
         created_by=row.created_by,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
     )
 
 
