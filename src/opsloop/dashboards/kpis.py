@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +25,9 @@ from opsloop.analytics.runner import ratio
 from opsloop.analytics.timeframe import ProjectContext
 from opsloop.analytics.trends import TrendsLine, TrendsQuery, TrendsResult, TrendsSeries
 from opsloop.config import Settings
-from opsloop.dashboards.kpi_settings import CoreFunnel, KpiConfig, core_funnel
+from opsloop.dashboards.kpi_settings import CoreFunnel, KpiConfig, core_funnel, load_kpi_config
 from opsloop.query.registry import execute_query
+from opsloop.runtime import Runtime
 from opsloop.store.events import EventStore
 
 #: Longest period the home dashboard compares, in days.
@@ -124,10 +126,6 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(known) / len(known) if known else None
 
 
-def _run(store: EventStore, ctx: ProjectContext, settings: Settings, query: Any) -> Any:
-    return execute_query(store, ctx, query, settings)
-
-
 def activity_indicators(
     au: ActiveUsersResult, cur: Window, prev: Window
 ) -> tuple[Indicator, Indicator, Indicator, Indicator]:
@@ -223,6 +221,46 @@ def funnel_indicator(now: FunnelResult | None, before: FunnelResult | None, cur:
     return _indicator(conversion(now), conversion(before), cur, prev, daily)
 
 
+def kpi_queries(
+    config: KpiConfig, funnel: CoreFunnel | None, cur: Window, prev: Window, today: dt.date
+) -> dict[str, Any]:
+    """The analysis queries behind the indicators, by name (see the module docstring)."""
+    # Active users over both periods, and today too when it is the next day (the default), in one query.
+    au_end = today if cur.end < today and (today - cur.end).days == 1 else cur.end
+    queries: dict[str, Any] = {"active_users": ActiveUsersQuery(date_from=prev.start, date_to=au_end)}
+    if not prev.start <= today <= au_end:
+        queries["today"] = ActiveUsersQuery(date_from=today, date_to=today)
+    # First-time cohorts of any event by day: sizes are new persons; day 1 and day 7 counts are D1 and D7.
+    queries["retention"] = RetentionQuery(
+        start_event=ANY_EVENT,
+        return_event=ANY_EVENT,
+        period="day",
+        intervals=8,
+        date_from=prev.start - dt.timedelta(days=7),
+        date_to=cur.end,
+    )
+    queries["trends"] = TrendsQuery(
+        date_from=cur.start,
+        date_to=cur.end,
+        compare_previous=True,
+        series=[
+            TrendsSeries(event=config.purchase_event, math="sum", property=config.revenue_property, label="revenue"),
+            TrendsSeries(event=ANY_EVENT, math="persons", label="active"),
+        ],
+    )
+    if funnel is not None:
+        queries["funnel"] = _funnel_query(funnel, cur)
+        queries["funnel_previous"] = _funnel_query(funnel, prev)
+    return queries
+
+
+def run_queries(store: EventStore, ctx: ProjectContext, settings: Settings, queries: dict[str, Any]) -> dict[str, Any]:
+    """Run independent queries at the same time (each engine call is thread-safe); results by name."""
+    with ThreadPoolExecutor(max_workers=len(queries), thread_name_prefix="kpis") as pool:
+        futures = {name: pool.submit(execute_query, store, ctx, query, settings) for name, query in queries.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def compute_kpis(
     store: EventStore, ctx: ProjectContext, settings: Settings, config: KpiConfig, options: KpiOptions | None = None
 ) -> KpiReport:
@@ -235,37 +273,18 @@ def compute_kpis(
     cur = Window(end - dt.timedelta(days=n - 1), end)
     prev = cur.shifted(-n)
 
-    # Active users over both periods, and today when it is the next day (the default), in one query.
-    au_end = today if end < today and (today - end).days == 1 else end
-    au: ActiveUsersResult = _run(store, ctx, settings, ActiveUsersQuery(date_from=prev.start, date_to=au_end))
-    if prev.start <= today <= au_end:
-        dau_today = au.dau[au.dates.index(today.isoformat())]
-    else:
-        dau_today = _run(store, ctx, settings, ActiveUsersQuery(date_from=today, date_to=today)).dau[0]
-    dau, wau, mau, dau_mau = activity_indicators(au, cur, prev)
-
-    # First-time cohorts of any event by day: sizes are new persons; day 1 and day 7 counts are D1 and D7.
-    first = prev.start - dt.timedelta(days=7)
-    retention = RetentionQuery(
-        start_event=ANY_EVENT, return_event=ANY_EVENT, period="day", intervals=8, date_from=first, date_to=end
-    )
-    new_persons, d1, d7 = retention_indicators(_run(store, ctx, settings, retention), cur, prev)
-
-    trends = TrendsQuery(
-        date_from=cur.start,
-        date_to=cur.end,
-        compare_previous=True,
-        series=[
-            TrendsSeries(event=config.purchase_event, math="sum", property=config.revenue_property, label="revenue"),
-            TrendsSeries(event=ANY_EVENT, math="persons", label="active"),
-        ],
-    )
-    revenue, arpu = money_indicators(_run(store, ctx, settings, trends), cur, prev)
-
     funnel, detected = core_funnel(config, store, ctx, settings)
-    now = _run(store, ctx, settings, _funnel_query(funnel, cur)) if funnel else None
-    before = _run(store, ctx, settings, _funnel_query(funnel, prev)) if funnel else None
-    conversion = funnel_indicator(now, before, cur, prev)
+    queries = kpi_queries(config, funnel, cur, prev, today)
+    results = run_queries(store, ctx, settings, queries)
+
+    au: ActiveUsersResult = results["active_users"]
+    today_label = today.isoformat()
+    today_au: ActiveUsersResult = results.get("today", au)
+    dau_today = today_au.dau[today_au.dates.index(today_label)]
+    dau, wau, mau, dau_mau = activity_indicators(au, cur, prev)
+    new_persons, d1, d7 = retention_indicators(results["retention"], cur, prev)
+    revenue, arpu = money_indicators(results["trends"], cur, prev)
+    conversion = funnel_indicator(results.get("funnel"), results.get("funnel_previous"), cur, prev)
 
     return KpiReport(
         project_id=ctx.project_id,
@@ -293,3 +312,10 @@ def compute_kpis(
         revenue_property=config.revenue_property,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def project_kpis(runtime: Runtime, project_id: int, options: KpiOptions | None = None) -> KpiReport:
+    """The home dashboard of a project with its saved KPI settings (`ProjectError` if there is no such project)."""
+    ctx = runtime.project_context(project_id)
+    config = load_kpi_config(runtime.metadata, project_id)
+    return compute_kpis(runtime.store, ctx, runtime.settings, config, options)

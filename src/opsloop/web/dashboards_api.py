@@ -18,7 +18,7 @@ from opsloop.analytics.tables import TableResult
 from opsloop.dashboards.boards import DashboardService, DashboardSummary, DashboardView, TileView
 from opsloop.dashboards.insights import InsightService, InsightView, InvalidInput, NotFound
 from opsloop.dashboards.kpi_settings import KpiConfig, load_kpi_config, parse_kpi_config, save_kpi_config
-from opsloop.dashboards.kpis import MAX_DAYS, KpiOptions, KpiReport, compute_kpis
+from opsloop.dashboards.kpis import MAX_DAYS, KpiOptions, KpiReport, project_kpis
 from opsloop.dashboards.sharing import ShareCodeInvalid, decode_query, encode_query, query_json
 from opsloop.projects import ProjectError
 from opsloop.query.export import result_csv
@@ -125,9 +125,7 @@ def kpis(
 ) -> KpiReport:
     """The home dashboard's indicators for the period and the one before it."""
     with _answers():
-        ctx = runtime.project_context(project_id)
-        config = load_kpi_config(runtime.metadata, project_id)
-        return compute_kpis(runtime.store, ctx, runtime.settings, config, KpiOptions(days=days, date_to=date_to))
+        return project_kpis(runtime, project_id, KpiOptions(days=days, date_to=date_to))
 
 
 @router.get("/kpis/settings", tags=["dashboards"])
