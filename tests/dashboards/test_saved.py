@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 
 from opsloop.dashboards.boards import DashboardService
-from opsloop.dashboards.insights import InsightService, InvalidInput, NotFound
+from opsloop.dashboards.insights import InsightService, InvalidInput, NotFound, with_range
 from opsloop.dashboards.kpi_settings import KpiConfig, load_kpi_config, parse_kpi_config, save_kpi_config
 from opsloop.dashboards.sharing import decode_query
 from opsloop.projects import ProjectService
@@ -171,3 +176,27 @@ def test_kpi_settings_round_trip(metadata: MetadataStore, projects: tuple[int, i
         parse_kpi_config({"revenue_property": ""})
     with pytest.raises(InvalidInput, match="colour"):
         parse_kpi_config({"colour": "red"})
+
+
+def test_a_saved_query_runs_over_another_range() -> None:
+    saved = {**FUNNEL, "date_from": "2024-01-01", "date_to": "2024-01-31"}
+    moved = with_range(saved, dt.date(2024, 5, 1), dt.date(2024, 5, 7))
+    assert (moved.date_from, moved.date_to) == (dt.date(2024, 5, 1), dt.date(2024, 5, 7))  # type: ignore[attr-defined]
+    assert with_range(saved, None, None) == parse_query(saved)
+    with pytest.raises(InvalidInput, match="date_from: a `sql` query has no date range"):
+        with_range({"kind": "sql", "query": "select 1"}, dt.date(2024, 5, 1), None)
+    with pytest.raises(InvalidInput, match="date_to .* is before date_from"):
+        with_range(saved, dt.date(2024, 5, 7), dt.date(2024, 5, 1))
+
+
+def test_migration_0003_goes_down_and_up(metadata: MetadataStore) -> None:
+    # Run this revision's own downgrade and upgrade (whatever revision it follows once merged).
+    revision = importlib.import_module("opsloop.store.migrations.versions.0003_dashboards")
+    mine = {"insights", "dashboards", "dashboard_tiles", "kpi_settings"}
+    with metadata.engine.begin() as connection:
+        with Operations.context(MigrationContext.configure(connection, opts={"render_as_batch": True})):
+            revision.downgrade()
+        assert not mine & set(sa.inspect(connection).get_table_names())
+        with Operations.context(MigrationContext.configure(connection, opts={"render_as_batch": True})):
+            revision.upgrade()
+        assert mine <= set(sa.inspect(connection).get_table_names())

@@ -103,6 +103,12 @@ def test_insights_and_dashboards_over_http(live_server: LiveServer) -> None:
     assert renamed["name"] == "Daily viewers" and renamed["query"] == trends["query"]
     result = api.ok("GET", f"/insights/{trends['id']}/result")
     assert result["series"][0]["total"] == 1  # ann, within the default last 30 days
+    # The same insight over another range (a dashboard's date picker): nobody was active in 2020.
+    old = api.ok("GET", f"/insights/{trends['id']}/result", params={"date_from": "2020-01-01", "date_to": "2020-01-03"})
+    assert old["series"][0]["dates"] == ["2020-01-01", "2020-01-02", "2020-01-03"] and old["series"][0]["total"] == 0
+    api.error("GET", f"/insights/{trends['id']}/result", 400, "date_to", params={"date_to": "2020-13-01"})
+    bad_range = {"date_from": "2020-01-03", "date_to": "2020-01-01"}
+    api.error("GET", f"/insights/{trends['id']}/result", 400, "is before date_from", params=bad_range)
     r = api("GET", f"/insights/{trends['id']}/result.csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert list(csv.reader(io.StringIO(r.text)))[0][0] == "label"

@@ -80,6 +80,21 @@ def clean_query(value: Any) -> dict[str, Any]:
     return {"kind": model.kind, **model.model_dump(mode="json")}  # type: ignore[attr-defined]
 
 
+def with_range(query: dict[str, Any], date_from: dt.date | None, date_to: dt.date | None) -> BaseModel:
+    """A saved query with its date range replaced (a dashboard's date picker), validated again."""
+    if date_from is None and date_to is None:
+        return parse_query(query)
+    model = parse_query(query)
+    if "date_from" not in type(model).model_fields:
+        raise InvalidInput(f"date_from: a `{query.get('kind')}` query has no date range")
+    changed = {**query, "date_from": date_from.isoformat() if date_from else None}
+    changed["date_to"] = date_to.isoformat() if date_to else None
+    try:
+        return parse_query(changed)
+    except QueryInvalid as exc:
+        raise InvalidInput(str(exc)) from None
+
+
 def insight_view(row: Insight) -> InsightView:
     """The read model of an insight row."""
     return InsightView(

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from opsloop.analytics.tables import TableResult
 from opsloop.dashboards.boards import DashboardService, DashboardSummary, DashboardView, TileView
-from opsloop.dashboards.insights import InsightService, InsightView, InvalidInput, NotFound
+from opsloop.dashboards.insights import InsightService, InsightView, InvalidInput, NotFound, with_range
 from opsloop.dashboards.kpi_settings import KpiConfig, load_kpi_config, parse_kpi_config, save_kpi_config
 from opsloop.dashboards.kpis import MAX_DAYS, KpiOptions, KpiReport, project_kpis
 from opsloop.dashboards.sharing import ShareCodeInvalid, decode_query, encode_query, query_json
@@ -198,14 +198,23 @@ def delete_insight(
     return Response(status_code=204)
 
 
+_DATE_FROM = Query(None, description="run over this range instead of the saved one (first day)")
+_DATE_TO = Query(None, description="run over this range instead of the saved one (last day)")
+
+
 @router.get("/insights/{insight_id}/result", tags=["dashboards"])
 def insight_result(
-    insight_id: int, project_id: int = Depends(authorised_project), runtime: Runtime = Depends(get_runtime)
+    insight_id: int,
+    project_id: int = Depends(authorised_project),
+    runtime: Runtime = Depends(get_runtime),
+    date_from: dt.date | None = _DATE_FROM,
+    date_to: dt.date | None = _DATE_TO,
 ) -> dict[str, Any]:
-    """Run a saved insight's query now; the same JSON as POST /query."""
+    """Run a saved insight's query now (optionally over another date range); the same JSON as POST /query."""
     with _answers():
         insight = InsightService(runtime.metadata).get(project_id, insight_id)
-        return result_json(_execute(runtime, project_id, insight.query))
+        query = with_range(insight.query, date_from, date_to)
+        return result_json(_execute(runtime, project_id, query))
 
 
 @router.get("/insights/{insight_id}/result.csv", tags=["dashboards"])
@@ -213,12 +222,15 @@ def insight_csv(
     insight_id: int,
     project_id: int = Depends(authorised_project),
     runtime: Runtime = Depends(get_runtime),
+    date_from: dt.date | None = _DATE_FROM,
+    date_to: dt.date | None = _DATE_TO,
     excel: bool = Query(False, description="byte order mark and formula guard for spreadsheets"),
 ) -> Response:
-    """Run a saved insight's query now; its rows as CSV."""
+    """Run a saved insight's query now (optionally over another date range); its rows as CSV."""
     with _answers():
         insight = InsightService(runtime.metadata).get(project_id, insight_id)
-        return _csv_response(_execute(runtime, project_id, insight.query), str(insight.query["kind"]), excel)
+        query = with_range(insight.query, date_from, date_to)
+        return _csv_response(_execute(runtime, project_id, query), str(insight.query["kind"]), excel)
 
 
 # -- dashboards -----------------------------------------------------------------------------------------------
