@@ -151,6 +151,14 @@ def test_projects_are_isolated(metadata: MetadataStore, projects: tuple[int, int
     ):
         with pytest.raises(NotFound):
             call()
+    # Ids no table can hold are simply not found (PostgreSQL would refuse the lookup itself).
+    for call in (
+        lambda: insights.get(a, 2**40),
+        lambda: boards.get(a, -1),
+        lambda: boards.add_tile(a, a_board.id, 2**31),
+    ):
+        with pytest.raises(NotFound):
+            call()
     assert insights.list(b) == [] and [d.name for d in boards.list(b)] == ["b's board"]
     assert insights.get(a, a_insight.id).name == "a's funnel"
     assert [t.id for t in boards.get(a, a_board.id).tiles] == [tile.id]

@@ -142,6 +142,8 @@ def test_bad_requests_name_the_field(live_server: LiveServer) -> None:
         ("POST", "/insights", {"name": "x", "query": TRENDS, "colour": "red"}, 400, "colour"),
         ("PATCH", f"/insights/{insight['id']}", {"query": {"kind": "nope"}}, 400, "query: unknown query kind"),
         ("PATCH", "/insights/999999", {"name": "x"}, 404, "no insight 999999"),
+        ("GET", "/insights/99999999999", {}, 404, "no insight 99999999999"),
+        ("GET", "/dashboards/99999999999", {}, 404, "no dashboard 99999999999"),
         ("POST", "/dashboards", {}, 400, "body.name"),
         ("POST", f"/dashboards/{board['id']}/tiles", {"insight_id": 999999}, 404, "insight_id"),
         ("POST", f"/dashboards/{board['id']}/tiles", {"insight_id": "x"}, 400, "insight_id"),
@@ -152,7 +154,7 @@ def test_bad_requests_name_the_field(live_server: LiveServer) -> None:
         ("DELETE", f"/dashboards/{board['id']}/tiles/999999", {}, 404, "no tile 999999"),
     ]
     for method, path, body, status, message in cases:
-        api.error(method, path, status, message, **({"json": body} if body or method != "DELETE" else {}))
+        api.error(method, path, status, message, **({"json": body} if body or method not in ("GET", "DELETE") else {}))
     r = api("POST", "/insights", content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "body" in r.json()["detail"]
 

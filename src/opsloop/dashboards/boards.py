@@ -8,7 +8,16 @@ from typing import Any, Literal, get_args
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from opsloop.dashboards.insights import InsightView, InvalidInput, NotFound, View, as_utc, clean_name, insight_view
+from opsloop.dashboards.insights import (
+    InsightView,
+    InvalidInput,
+    NotFound,
+    View,
+    as_utc,
+    clean_name,
+    find,
+    insight_view,
+)
 from opsloop.dashboards.tables import Dashboard, DashboardTile, Insight
 from opsloop.store.metadata import MetadataStore
 from opsloop.store.models import utcnow
@@ -128,7 +137,7 @@ class DashboardService:
         size = _clean_size(size)
         with self.metadata.session() as session, session.begin():
             board = self._dashboard(session, project_id, dashboard_id)
-            insight = session.get(Insight, insight_id)
+            insight = find(session, Insight, insight_id)
             if insight is None or insight.project_id != project_id:
                 # Another project's insight is reported exactly like a missing one: nothing leaks.
                 raise NotFound(f"insight_id: no insight {insight_id} in project {project_id}")
@@ -197,7 +206,7 @@ class DashboardService:
 
     @staticmethod
     def _dashboard(session: Session, project_id: int, dashboard_id: int) -> Dashboard:
-        row = session.get(Dashboard, dashboard_id)
+        row = find(session, Dashboard, dashboard_id)
         if row is None or row.project_id != project_id:
             raise NotFound(f"no dashboard {dashboard_id} in project {project_id}")
         return row

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from opsloop.dashboards.sharing import encode_query
 from opsloop.dashboards.tables import Insight
@@ -14,8 +15,11 @@ from opsloop.query.registry import QueryInvalid, parse_query
 from opsloop.store.metadata import MetadataStore
 from opsloop.store.models import utcnow
 
+T = TypeVar("T")
 MAX_NAME = 200
 MAX_DESCRIPTION = 5000
+#: Largest id the metadata tables hold (PostgreSQL's INTEGER); a larger one names nothing.
+MAX_ID = 2**31 - 1
 
 
 class NotFound(LookupError):
@@ -44,6 +48,13 @@ class InsightView(View):
     created_by: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+def find(session: Session, table: type[T], row_id: int) -> T | None:
+    """A row by id; None for an id out of the column's range too (PostgreSQL would refuse the lookup)."""
+    if not 1 <= row_id <= MAX_ID:
+        return None
+    return session.get(table, row_id)
 
 
 def as_utc(moment: dt.datetime) -> dt.datetime:
@@ -189,9 +200,8 @@ class InsightService:
             session.delete(self._row(session, project_id, insight_id))
 
     @staticmethod
-    def _row(session: Any, project_id: int, insight_id: int) -> Insight:
-        row = session.get(Insight, insight_id)
+    def _row(session: Session, project_id: int, insight_id: int) -> Insight:
+        row = find(session, Insight, insight_id)
         if row is None or row.project_id != project_id:
             raise NotFound(f"no insight {insight_id} in project {project_id}")
-        assert isinstance(row, Insight)
         return row
