@@ -15,6 +15,7 @@ from opsloop.dashboards.boards import DashboardService
 from opsloop.dashboards.insights import InsightService, InvalidInput, NotFound, with_range
 from opsloop.dashboards.kpi_settings import KpiConfig, load_kpi_config, parse_kpi_config, save_kpi_config
 from opsloop.dashboards.sharing import decode_query
+from opsloop.dashboards.tables import Insight
 from opsloop.projects import ProjectService
 from opsloop.query.registry import parse_query
 from opsloop.store.metadata import MetadataStore
@@ -208,3 +209,15 @@ def test_migration_0003_goes_down_and_up(metadata: MetadataStore) -> None:
         with Operations.context(MigrationContext.configure(connection, opts={"render_as_batch": True})):
             revision.upgrade()
         assert mine <= set(sa.inspect(connection).get_table_names())
+
+
+def test_a_saved_query_that_no_longer_validates_still_lists(metadata: MetadataStore, projects: tuple[int, int]) -> None:
+    a, _ = projects
+    insights = InsightService(metadata)
+    saved = insights.create(a, "funnel", FUNNEL)
+    assert saved.kind == "funnel" and saved.share_code
+    # As if an upgrade had renamed a field: the row is still listed, without a share code.
+    with metadata.session() as session, session.begin():
+        session.get(Insight, saved.id).query = {**saved.query, "colour": "red"}  # type: ignore[union-attr]
+    listed = insights.list(a)
+    assert [(i.id, i.share_code) for i in listed] == [(saved.id, None)]

@@ -37,14 +37,16 @@ class View(BaseModel):
 
 
 class InsightView(View):
-    """A saved insight as the console and the API show it; `share_code` is its query's shareable code."""
+    """A saved insight as the console and the API show it; `share_code` is its query's shareable code (null if
+    the saved query no longer validates, e.g. after an upgrade changed its kind: running it then says why)."""
 
     id: int
     project_id: int
     name: str
     description: str
+    kind: str
     query: dict[str, Any]
-    share_code: str
+    share_code: str | None
     created_by: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -108,13 +110,18 @@ def with_range(query: dict[str, Any], date_from: dt.date | None, date_to: dt.dat
 
 def insight_view(row: Insight) -> InsightView:
     """The read model of an insight row."""
+    try:
+        code: str | None = encode_query(row.query)
+    except QueryInvalid:
+        code = None
     return InsightView(
         id=row.id,
         project_id=row.project_id,
         name=row.name,
         description=row.description,
+        kind=str(row.query.get("kind", "")),
         query=row.query,
-        share_code=encode_query(row.query),
+        share_code=code,
         created_by=row.created_by,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
