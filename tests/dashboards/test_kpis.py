@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -139,11 +141,14 @@ def test_indicators_agree_with_other_kinds(engine: Engine, tmp_path: Path) -> No
     rng = random.Random(7)
     log = EventLog()
     start = dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
-    for _ in range(400):
-        who = f"p{rng.randrange(60)}"
-        when = start + dt.timedelta(minutes=rng.randrange(41 * 24 * 60))
-        event = rng.choice(["pageview", "pageview", "signup", "purchase"])
-        log.add(who, event, when, revenue=rng.randrange(1, 50))
+    # 150 persons arriving over 41 days, each with a few events in the 10 days after arriving, so that every
+    # day has new persons and some of them come back on day 1 and day 7.
+    for n in range(150):
+        arrival = start + dt.timedelta(minutes=rng.randrange(41 * 24 * 60))
+        for k in range(rng.randrange(1, 6)):
+            when = arrival + dt.timedelta(minutes=k and rng.randrange(10 * 24 * 60))
+            event = rng.choice(["pageview", "pageview", "signup", "purchase"])
+            log.add(f"p{n}", event, when, revenue=rng.randrange(1, 50))
     ctx = ProjectContext(engine.load(log), "Asia/Shanghai", "monday", TODAY)
     got = compute_kpis(engine.store, ctx, settings(tmp_path), KpiConfig(), KpiOptions(days=7))
 
@@ -158,6 +163,34 @@ def test_indicators_agree_with_other_kinds(engine: Engine, tmp_path: Path) -> No
     persons = run({"kind": "trends", **period, "series": [{"event": "$any", "math": "persons"}]}).series[0]
     assert got.dau.series == persons.values
     assert got.wau.value == persons.total
+    # New persons, D1 and D7 from a plain-Python reading of the log: local days of each person's events.
+    zone = ZoneInfo("Asia/Shanghai")
+    days_of: dict[str, set[dt.date]] = defaultdict(set)
+    for person, _, at, _ in log.resolved():
+        days_of[person].add(at.astimezone(zone).date())
+    first = {person: min(days) for person, days in days_of.items()}
+
+    def retained(k: int, start: str, end: str) -> float | None:
+        cohort = [p for p, day in first.items() if dt.date.fromisoformat(start) <= day <= dt.date.fromisoformat(end)]
+        back = [p for p in cohort if first[p] + dt.timedelta(days=k) in days_of[p]]
+        return len(back) / len(cohort) if cohort else None
+
+    span = (dt.date.fromisoformat(got.date_from), dt.date.fromisoformat(got.date_to))
+    assert got.new_persons.value == sum(1 for day in first.values() if span[0] <= day <= span[1])
+    for k, indicator in ((1, got.d1_retention), (7, got.d7_retention)):
+        assert indicator.value is not None and indicator.previous is not None  # the check is not vacuous
+        assert indicator.value == pytest.approx(retained(k, indicator.date_from, indicator.date_to))
+        assert indicator.previous == pytest.approx(retained(k, indicator.previous_from, indicator.previous_to))
+    # Funnel conversion: the funnel kind run on each period by itself.
+    assert got.funnel is not None
+    steps = [s.model_dump() for s in got.funnel.steps]
+    window = got.funnel.window.model_dump()
+    for value, start, end in (
+        (got.funnel_conversion.value, got.date_from, got.date_to),
+        (got.funnel_conversion.previous, got.previous_from, got.previous_to),
+    ):
+        funnel = run({"kind": "funnel", "steps": steps, "window": window, "date_from": start, "date_to": end})
+        assert value == funnel.steps[-1].conversion_from_first
     # Revenue from trends' sum; ARPU = revenue / active persons.
     money = run({"kind": "trends", **period, "series": [{"event": "purchase", "math": "sum", "property": "revenue"}]})
     assert got.revenue.value == pytest.approx(money.series[0].total)
