@@ -112,3 +112,7 @@ class ImportRun(Base):
     rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+# Tables of other domains register on `Base` when their module is imported (Alembic reads `Base.metadata`).
+from opsloop.dashboards import tables as _dashboard_tables  # noqa: E402, F401
