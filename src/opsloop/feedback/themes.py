@@ -1,0 +1,192 @@
+"""Theme discovery: clustering feedback vectors per language, labels from keywords, nearest-theme assignment.
+
+Pure functions over texts and vectors; `feedback.service` stores the results. Texts are clustered together
+(agglomerative clustering, cosine distance, average linkage; the number of clusters chosen by the best
+silhouette score over `2..max_k`), in a space where the built-in glossary's concept tokens are shared by
+the three languages. Without the glossary (`glossary=False`) character n-grams of different languages share
+almost nothing, so `per_language=True` clusters each language separately instead. Clusters of different
+languages whose centroids are similar enough are then merged. New feedback joins the theme with the most
+similar centroid when the cosine similarity reaches `assign_threshold`; otherwise it stays unassigned.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import normalize
+
+from opsloop.feedback.keywords import keyword_tokens, label_from_keywords, top_keywords
+from opsloop.feedback.vectors import VectorSpace, fit_space
+
+CENTROID_FEATURES = 300
+
+
+@dataclass(frozen=True)
+class ThemeParams:
+    """Knobs of theme discovery (defaults measured on the shipped evaluation set, docs/feedback.md)."""
+
+    glossary: bool = True
+    per_language: bool = False
+    max_k: int = 15
+    min_theme_size: int = 2
+    merge_threshold: float = 0.35
+    assign_threshold: float = 0.2
+    examples: int = 3
+
+
+@dataclass(frozen=True)
+class FoundTheme:
+    """One discovered theme: its members (indices into the input), keywords, label and centroid."""
+
+    members: tuple[int, ...]
+    keywords: tuple[str, ...]
+    label: str
+    centroid: dict[str, float]
+    examples: tuple[int, ...]
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ThemeRun:
+    """The result of one discovery run: the fitted space, the themes, and unassigned indices."""
+
+    space: VectorSpace
+    themes: tuple[FoundTheme, ...]
+    unassigned: tuple[int, ...]
+
+
+def _best_clustering(matrix: csr_matrix, max_k: int) -> np.ndarray:
+    """Cluster labels with the number of clusters (2..max_k) that maximises the cosine silhouette."""
+    n = matrix.shape[0]
+    if n < 3:
+        return np.zeros(n, dtype=int)
+    dense = matrix.toarray()
+    best: tuple[float, np.ndarray] | None = None
+    for k in range(2, min(max_k, n - 1) + 1):
+        labels = AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(dense)
+        score = float(silhouette_score(dense, labels, metric="cosine"))
+        if best is None or score > best[0]:
+            best = (score, labels)
+    assert best is not None
+    return best[1]
+
+
+def centroid_of(matrix: csr_matrix, rows: Sequence[int]) -> np.ndarray:
+    """The unit-length mean of some rows (dense vector)."""
+    mean = np.asarray(matrix[list(rows)].mean(axis=0)).ravel()
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm else mean
+
+
+def sparse_centroid(vector: np.ndarray, names: Sequence[str], keep: int = CENTROID_FEATURES) -> dict[str, float]:
+    """The `keep` heaviest features of a centroid by name, renormalised (what is stored)."""
+    top = np.argsort(-vector)[:keep]
+    top = top[vector[top] > 0]
+    norm = float(np.linalg.norm(vector[top])) or 1.0
+    return {names[i]: round(float(vector[i] / norm), 6) for i in top}
+
+
+def similarity(vector: dict[str, float], centroid: dict[str, float]) -> float:
+    """Cosine similarity of a named sparse vector and a stored centroid (both unit length)."""
+    if len(vector) > len(centroid):
+        vector, centroid = centroid, vector
+    return sum(weight * centroid.get(name, 0.0) for name, weight in vector.items())
+
+
+def named_vector(row: csr_matrix, names: Sequence[str]) -> dict[str, float]:
+    """A one-row sparse matrix as {feature name: weight}."""
+    coo = row.tocoo()
+    return {names[c]: float(v) for c, v in zip(coo.col, coo.data, strict=True)}
+
+
+def describe_theme(
+    members: Sequence[int],
+    matrix: csr_matrix,
+    names: Sequence[str],
+    texts: Sequence[str],
+    languages: Sequence[str],
+    keywords: Sequence[str],
+    examples: int,
+) -> FoundTheme:
+    """A `FoundTheme` for given members: centroid, closest examples and the label from `keywords`."""
+    center = centroid_of(matrix, members)
+    closeness = np.asarray(matrix[list(members)] @ center).ravel()
+    ranked = [members[i] for i in np.argsort(-closeness)[:examples]]
+    return FoundTheme(
+        members=tuple(members),
+        keywords=tuple(keywords),
+        label=label_from_keywords(keywords),
+        centroid=sparse_centroid(center, names),
+        examples=tuple(ranked),
+        languages=tuple(sorted({languages[i] for i in members})),
+    )
+
+
+def _merge_across_languages(groups: list[list[int]], matrix: csr_matrix, threshold: float) -> list[list[int]]:
+    """Merge clusters of different languages whose centroids reach `threshold` cosine similarity."""
+    merged = [list(g) for g in groups]
+    while True:
+        centers = normalize(np.vstack([centroid_of(matrix, g) for g in merged]))
+        sims = centers @ centers.T
+        np.fill_diagonal(sims, -1.0)
+        i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+        if sims[i, j] < threshold:
+            return merged
+        merged[i] += merged[j]
+        del merged[j]
+
+
+def discover_themes(texts: Sequence[str], languages: Sequence[str], params: ThemeParams | None = None) -> ThemeRun:
+    """Discover themes in the texts (each with its detected language)."""
+    params = params or ThemeParams()
+    if len(texts) < 2:
+        raise ValueError("theme discovery needs at least 2 feedback texts")
+    space, matrix = fit_space(texts, languages, glossary=params.glossary)
+    names = space.feature_names
+    by_language: dict[str, list[int]] = defaultdict(list)
+    for i, lang in enumerate(languages):
+        by_language[("en" if lang == "und" else lang) if params.per_language else "all"].append(i)
+    groups: list[list[int]] = []
+    for indices in by_language.values():
+        labels = _best_clustering(matrix[indices], params.max_k)
+        for label in sorted(set(labels.tolist())):
+            groups.append([indices[k] for k in np.flatnonzero(labels == label)])
+    groups = _merge_across_languages(groups, matrix, params.merge_threshold) if len(groups) > 1 else groups
+    kept = [g for g in groups if len(g) >= params.min_theme_size]
+    unassigned = tuple(sorted(i for g in groups if len(g) < params.min_theme_size for i in g))
+    tokens = [keyword_tokens(t, lang) for t, lang in zip(texts, languages, strict=True)]
+    keywords = top_keywords([[tokens[i] for i in g] for g in kept])
+    themes = tuple(
+        describe_theme(sorted(g), matrix, names, texts, languages, kw, params.examples)
+        for g, kw in zip(kept, keywords, strict=True)
+    )
+    return ThemeRun(space=space, themes=themes, unassigned=unassigned)
+
+
+def split_members(
+    texts: Sequence[str], languages: Sequence[str], space: VectorSpace, parts: int = 2
+) -> list[list[int]]:
+    """Split one theme's texts into `parts` groups (agglomerative, cosine) in the stored space."""
+    if len(texts) < parts:
+        raise ValueError(f"a theme of {len(texts)} items cannot be split into {parts}")
+    dense = space.transform(texts, languages).toarray()
+    labels = AgglomerativeClustering(n_clusters=parts, metric="cosine", linkage="average").fit_predict(dense)
+    return [np.flatnonzero(labels == label).tolist() for label in range(parts)]
+
+
+def nearest_theme(
+    vector: dict[str, float], centroids: dict[int, dict[str, float]], threshold: float
+) -> tuple[int | None, float]:
+    """The id of the theme whose centroid is most similar to `vector`, if at least `threshold`; and the score."""
+    best_id, best = None, 0.0
+    for theme_id, centroid in centroids.items():
+        score = similarity(vector, centroid)
+        if score > best:
+            best_id, best = theme_id, score
+    return (best_id, best) if best >= threshold else (None, best)
