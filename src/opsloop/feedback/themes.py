@@ -19,6 +19,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics import silhouette_score
+from sklearn.metrics.pairwise import cosine_distances
 from sklearn.preprocessing import normalize
 
 from opsloop.feedback.keywords import keyword_tokens, label_from_keywords, top_keywords
@@ -66,11 +67,13 @@ def _best_clustering(matrix: csr_matrix, max_k: int) -> np.ndarray:
     n = matrix.shape[0]
     if n < 3:
         return np.zeros(n, dtype=int)
-    dense = matrix.toarray()
+    # One n x n distance matrix serves every k (and stays small where a dense feature matrix would not).
+    distances = np.clip(cosine_distances(matrix), 0.0, None)
+    np.fill_diagonal(distances, 0.0)
     best: tuple[float, np.ndarray] | None = None
     for k in range(2, min(max_k, n - 1) + 1):
-        labels = AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(dense)
-        score = float(silhouette_score(dense, labels, metric="cosine"))
+        labels = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average").fit_predict(distances)
+        score = float(silhouette_score(distances, labels, metric="precomputed"))
         if best is None or score > best[0]:
             best = (score, labels)
     assert best is not None
@@ -175,8 +178,8 @@ def split_members(
     """Split one theme's texts into `parts` groups (agglomerative, cosine) in the stored space."""
     if len(texts) < parts:
         raise ValueError(f"a theme of {len(texts)} items cannot be split into {parts}")
-    dense = space.transform(texts, languages).toarray()
-    labels = AgglomerativeClustering(n_clusters=parts, metric="cosine", linkage="average").fit_predict(dense)
+    distances = np.clip(cosine_distances(space.transform(texts, languages)), 0.0, None)
+    labels = AgglomerativeClustering(n_clusters=parts, metric="precomputed", linkage="average").fit_predict(distances)
     return [np.flatnonzero(labels == label).tolist() for label in range(parts)]
 
 

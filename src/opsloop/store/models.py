@@ -112,3 +112,7 @@ class ImportRun(Base):
     rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+# Domain tables defined in their own packages register on the same Base (imported last: they import Base).
+from opsloop.feedback import models as _feedback_models  # noqa: E402, F401
