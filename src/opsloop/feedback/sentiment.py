@@ -127,6 +127,14 @@ def _clause_score(tokens: list[str], language: str) -> tuple[float, list[str]]:
             weight = lexicon.get(token)
         if weight is None and token in ("too", "太") and i + 1 < len(tokens) and lexicon.get(tokens[i + 1], 0) <= 0:
             weight, width = -1.0, 2  # "too high", "太高": "too" + anything not praise is a complaint
+        if (
+            weight is None
+            and language == "zh"
+            and len(token) > 1
+            and token[0] == "太"
+            and lexicon.get(token[1:], 0) <= 0
+        ):
+            weight = -1.0  # jieba keeps 太高 / 太低 as one word
         if weight is None and language == "zh" and len(token) > 1 and token[0] in "不没" and token[1:] in lexicon:
             weight = -lexicon[token[1:]]  # 不快, 没用: a negated lexicon word written as one jieba word
         if weight is not None and weight > 0 and hypothetical:
