@@ -63,6 +63,26 @@ def report_themes(rows: list[dict[str, str]]) -> None:
             print(f"    {lang}        purity {purity(t, c):.3f}  NMI {nmi(t, c):.3f}")
 
 
+SUBSETS = (
+    ("dark_mode", "delivery", "crash"),
+    ("login", "payment", "slow", "pricing", "praise"),
+    ("export", "notifications"),
+)
+
+
+def report_subsets(rows: list[dict[str, str]]) -> None:
+    """Default configuration on a few subsets of themes: fewer topics must not mean one theme per language."""
+    print()
+    for subset in SUBSETS:
+        part = [r for r in rows if r["theme"] in subset]
+        run = discover_themes([r["text"] for r in part], [r["language"] for r in part])
+        ids, truth = cluster_ids(run, len(part)), [r["theme"] for r in part]
+        print(
+            f"subset {'+'.join(subset)} ({len(part)} texts): {len(run.themes)} themes, "
+            f"purity {purity(truth, ids):.3f}, NMI {nmi(truth, ids):.3f}"
+        )
+
+
 def report_assignment(rows: list[dict[str, str]]) -> None:
     """Discover on rows 0,1 (mod 3), assign rows 2 (mod 3); correct if the theme's majority label matches."""
     train = [r for i, r in enumerate(rows) if i % 3 != 2]
@@ -104,6 +124,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     rows = load(parser.parse_args().data)
     report_themes(rows)
+    report_subsets(rows)
     report_assignment(rows)
     report_sentiment(rows)
 

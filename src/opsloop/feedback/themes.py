@@ -1,12 +1,13 @@
-"""Theme discovery: clustering feedback vectors per language, labels from keywords, nearest-theme assignment.
+"""Theme discovery: clustering feedback vectors, labels from keywords, nearest-theme assignment.
 
-Pure functions over texts and vectors; `feedback.service` stores the results. Texts are clustered together
-(agglomerative clustering, cosine distance, average linkage; the number of clusters chosen by the best
-silhouette score over `2..max_k`), in a space where the built-in glossary's concept tokens are shared by
-the three languages. Without the glossary (`glossary=False`) character n-grams of different languages share
-almost nothing, so `per_language=True` clusters each language separately instead. Clusters of different
-languages whose centroids are similar enough are then merged. New feedback joins the theme with the most
-similar centroid when the cosine similarity reaches `assign_threshold`; otherwise it stays unassigned.
+Pure functions over texts and vectors; `feedback.theming` stores the results. Texts of all languages are
+clustered together (agglomerative clustering, cosine distance, average linkage; the number of clusters is
+the one with the best silhouette score over `2..max_k`). The silhouette often prefers clusters of one
+language each, so clusters whose glossary concepts (`feedback.glossary`) point the same way are then merged,
+whatever their language. Without the glossary (`glossary=False`) character n-grams of different languages
+share almost nothing, so `per_language=True` clusters each language apart and merges clusters of different
+languages only when their whole centroids are similar. New feedback joins the theme with the most similar
+centroid when the cosine similarity reaches `assign_threshold`; otherwise it stays unassigned.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.metrics.pairwise import cosine_distances
 from sklearn.preprocessing import normalize
 
+from opsloop.feedback.glossary import CONCEPTS, concept_tokens
 from opsloop.feedback.keywords import keyword_tokens, label_from_keywords, top_keywords
 from opsloop.feedback.vectors import VectorSpace, fit_space
 
@@ -36,6 +38,7 @@ class ThemeParams:
     per_language: bool = False
     max_k: int = 15
     min_theme_size: int = 2
+    concept_merge_threshold: float = 0.7
     merge_threshold: float = 0.35
     assign_threshold: float = 0.2
     examples: int = 3
@@ -131,18 +134,44 @@ def describe_theme(
     )
 
 
-def _merge_across_languages(groups: list[list[int]], matrix: csr_matrix, threshold: float) -> list[list[int]]:
-    """Merge clusters of different languages whose centroids reach `threshold` cosine similarity."""
+def concept_matrix(texts: Sequence[str]) -> csr_matrix:
+    """Unit-length rows of the glossary concepts each text mentions (columns in `CONCEPTS` order)."""
+    columns = {"@" + name: k for k, name in enumerate(CONCEPTS)}
+    rows, cols = [], []
+    for i, text in enumerate(texts):
+        for token in concept_tokens(text):
+            rows.append(i)
+            cols.append(columns[token])
+    ones = np.ones(len(rows))
+    return csr_matrix(normalize(csr_matrix((ones, (rows, cols)), shape=(len(texts), len(columns)))))
+
+
+def merge_clusters(
+    groups: list[list[int]],
+    matrix: csr_matrix,
+    languages: Sequence[str],
+    threshold: float,
+    *,
+    across_languages_only: bool,
+) -> list[list[int]]:
+    """Merge the most similar pair of clusters while their centroids reach `threshold` cosine similarity
+    (only pairs with no language in common when `across_languages_only`)."""
     merged = [list(g) for g in groups]
-    while True:
+    langs = [{languages[i] for i in g} for g in merged]
+    while len(merged) > 1:
         centers = normalize(np.vstack([centroid_of(matrix, g) for g in merged]))
         sims = centers @ centers.T
-        np.fill_diagonal(sims, -1.0)
-        i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+        for a in range(len(merged)):
+            for b in range(len(merged)):
+                if a == b or (across_languages_only and langs[a] & langs[b]):
+                    sims[a, b] = -1.0
+        i, j = (int(x) for x in np.unravel_index(int(np.argmax(sims)), sims.shape))
         if sims[i, j] < threshold:
-            return merged
+            break
         merged[i] += merged[j]
-        del merged[j]
+        langs[i] |= langs[j]
+        del merged[j], langs[j]
+    return merged
 
 
 def discover_themes(texts: Sequence[str], languages: Sequence[str], params: ThemeParams | None = None) -> ThemeRun:
@@ -160,7 +189,15 @@ def discover_themes(texts: Sequence[str], languages: Sequence[str], params: Them
         labels = _best_clustering(matrix[indices], params.max_k)
         for label in sorted(set(labels.tolist())):
             groups.append([indices[k] for k in np.flatnonzero(labels == label)])
-    groups = _merge_across_languages(groups, matrix, params.merge_threshold) if len(groups) > 1 else groups
+    # Clusters about the same thing mention the same glossary concepts, whatever their language (the
+    # silhouette often prefers clusters of one language each). Without the glossary, clusters of different
+    # languages can only meet on the words they share (product names, "app", "CSV"...).
+    if params.glossary:
+        groups = merge_clusters(
+            groups, concept_matrix(texts), languages, params.concept_merge_threshold, across_languages_only=False
+        )
+    else:
+        groups = merge_clusters(groups, matrix, languages, params.merge_threshold, across_languages_only=True)
     kept = [g for g in groups if len(g) >= params.min_theme_size]
     unassigned = tuple(sorted(i for g in groups if len(g) < params.min_theme_size for i in g))
     tokens = [keyword_tokens(t, lang) for t, lang in zip(texts, languages, strict=True)]
