@@ -89,7 +89,7 @@ def test_operator_edits_rename_merge_split(world: FeedbackWorld) -> None:
     second = next(t for t in again if t.id != big.id)
     merged = world.themes.merge(world.project, [big.id, second.id])
     assert merged.id == big.id and merged.size == big.size + second.size and merged.label == "Crashes 崩溃"
-    assert second.id not in {t.id for t in world.themes.list(world.project)}
+    assert second.id not in {t.id for t in world.themes.list_themes(world.project)}
     parts = world.themes.split(world.project, merged.id, 2)
     assert len(parts) == 2 and sum(p.size for p in parts) == merged.size
     assert all(not p.custom_label and p.label for p in parts)
@@ -103,4 +103,4 @@ def test_operator_edits_rename_merge_split(world: FeedbackWorld) -> None:
 def test_analysis_needs_feedback_and_edits_need_an_analysis(world: FeedbackWorld) -> None:
     with pytest.raises(ThemeError, match="at least 2"):
         world.themes.analyse(world.project)
-    assert world.themes.list(world.project) == []
+    assert world.themes.list_themes(world.project) == []

@@ -336,7 +336,7 @@ def feedback_themes(
 
     with _runtime(_settings(data_dir)) as runtime:
         try:
-            themes = runtime.themes.analyse(project).themes if analyse else runtime.themes.list(project)
+            themes = runtime.themes.analyse(project).themes if analyse else runtime.themes.list_themes(project)
         except ThemeError as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None

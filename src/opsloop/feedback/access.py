@@ -66,7 +66,7 @@ class ProjectFeedback:
 
     def themes(self) -> list[ThemeSummary]:
         """The stored themes."""
-        return self._themes.list(self.project_id)
+        return self._themes.list_themes(self.project_id)
 
     def rename_theme(self, theme_id: int, label: str) -> ThemeSummary:
         """Rename a theme."""

@@ -136,7 +136,7 @@ class ThemeService:
                 select(func.count()).where(FeedbackItem.project_id == project_id, FeedbackItem.theme_id.is_(None))
             )
             analysed = len(rows)
-        return ThemeAnalysis(analysed=analysed, unassigned=unassigned or 0, themes=self.list(project_id))
+        return ThemeAnalysis(analysed=analysed, unassigned=unassigned or 0, themes=self.list_themes(project_id))
 
     @staticmethod
     def _assign_older(session: Session, project_id: int, space: VectorSpace, threshold: float, skip: int) -> None:
@@ -164,7 +164,7 @@ class ThemeService:
                     session.execute(update(FeedbackItem).where(FeedbackItem.id == r.id).values(theme_id=theme_id))
             offset += ASSIGN_CHUNK
 
-    def list(self, project_id: int) -> list[ThemeSummary]:
+    def list_themes(self, project_id: int) -> list[ThemeSummary]:
         """Every theme of the project, largest first, with sentiment, weekly trend and example quotes."""
         with self.metadata.session() as session:
             project = _project(session, project_id)
@@ -188,6 +188,8 @@ class ThemeService:
         weeks: dict[int, Counter[dt.date]] = defaultdict(Counter)
         languages: dict[int, set[str]] = defaultdict(set)
         for theme_id, sentiment, created_at, language in items:
+            if theme_id is None:
+                continue
             sentiments[theme_id][sentiment] += 1
             weeks[theme_id][week_of(created_at, zone, project.week_start)] += 1
             languages[theme_id].add(language)
@@ -259,10 +261,10 @@ class ThemeService:
                 result.append(new)
             _refresh(session, project_id, result)
             ids = [t.id for t in result]
-        return [s for s in self.list(project_id) if s.id in ids]
+        return [s for s in self.list_themes(project_id) if s.id in ids]
 
     def _summary(self, project_id: int, theme_id: int) -> ThemeSummary:
-        return next(s for s in self.list(project_id) if s.id == theme_id)
+        return next(s for s in self.list_themes(project_id) if s.id == theme_id)
 
 
 def week_of(moment: dt.datetime, zone: zoneinfo.ZoneInfo, week_start: str) -> dt.date:

@@ -175,7 +175,7 @@ async def list_themes(
 ) -> list[ThemeSummary]:
     """The project's themes: label, keywords, size, sentiment, weekly trend and example quotes."""
     try:
-        return await run_in_threadpool(runtime.themes.list, project_id)
+        return await run_in_threadpool(runtime.themes.list_themes, project_id)
     except ThemeError as exc:
         raise _fail(exc) from None
 
