@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
@@ -62,14 +63,22 @@ class VectorSpace:
             names[offset + col] = "w:" + word
         return names
 
+    @cached_property
+    def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer | None]:
+        """The two fitted vectorisers, built once per space (checking a vocabulary costs as much as using it)."""
+        chars = _char_vectorizer(0, self.char_vocabulary)
+        chars.idf_ = np.asarray(self.char_idf)
+        if not self.word_vocabulary:
+            return chars, None
+        words = _word_vectorizer(0, self.word_vocabulary)
+        words.idf_ = np.asarray(self.word_idf)
+        return chars, words
+
     def transform(self, texts: Sequence[str], languages: Sequence[str]) -> csr_matrix:
         """Rows of unit-length feature vectors for the texts, in this space."""
-        chars = _char_vectorizer(len(texts), self.char_vocabulary)
-        chars.idf_ = np.asarray(self.char_idf)
+        chars, words = self._vectorizers
         word_matrix = csr_matrix((len(texts), 0))
-        if self.word_vocabulary:
-            words = _word_vectorizer(len(texts), self.word_vocabulary)
-            words.idf_ = np.asarray(self.word_idf)
+        if words is not None:
             word_matrix = words.transform(
                 [word_features(t, lang, glossary=self.glossary) for t, lang in zip(texts, languages, strict=True)]
             )
