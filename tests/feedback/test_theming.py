@@ -8,8 +8,10 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
 from opsloop.feedback.errors import ThemeError
+from opsloop.feedback.models import FeedbackTheme
 from opsloop.feedback.schemas import FeedbackFilter, FeedbackIn
 from opsloop.feedback.theming import week_of
 from tests.feedback.conftest import FeedbackWorld
@@ -104,3 +106,22 @@ def test_analysis_needs_feedback_and_edits_need_an_analysis(world: FeedbackWorld
     with pytest.raises(ThemeError, match="at least 2"):
         world.themes.analyse(world.project)
     assert world.themes.list_themes(world.project) == []
+
+
+def test_a_theme_removed_under_the_cache_is_not_referenced(
+    world: FeedbackWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _load(world)
+    themes = world.themes.analyse(world.project).themes
+    dark = next(t for t in themes if "oscuro" in t.keywords or "dark" in t.keywords)
+    first = world.inbox.create(world.project, FeedbackIn(text="Dark mode please, the screen is too bright"))
+    assert first.theme_id == dark.id  # the inbox has now cached this theme's centroid
+    # Another process deletes the theme without a new analysis stamp (as a concurrent re-analysis can, before
+    # it commits its new stamp): the insert hits the foreign key, and is retried with fresh themes.
+    with world.metadata.session() as session, session.begin():
+        session.execute(delete(FeedbackTheme).where(FeedbackTheme.id == dark.id))
+    forgotten: list[int] = []
+    forget = world.inbox.themes.forget
+    monkeypatch.setattr(world.inbox.themes, "forget", lambda project: (forgotten.append(project), forget(project)))
+    again = world.inbox.create(world.project, FeedbackIn(text="Dark mode please, my eyes hurt at night"))
+    assert again.theme_id != dark.id and forgotten == [world.project]  # stored on the second attempt

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opsloop.feedback.duplicates import DUPLICATE_JACCARD, band_hashes, jaccard, shingles, signature
@@ -80,11 +81,23 @@ class FeedbackInbox:
 
     def create(self, project_id: int, item: FeedbackIn) -> FeedbackItemOut:
         """Store one item."""
-        with self.metadata.session() as session, session.begin():
-            self._check_project(session, project_id)
-            stored = self._store(session, project_id, item)
-            session.flush()
-            return self._outputs(session, [stored])[0]
+        return self._insert(project_id, [item])[0]
+
+    def _insert(self, project_id: int, items: Sequence[FeedbackIn]) -> list[FeedbackItemOut]:
+        """Store items in one transaction; returns them as stored."""
+        for attempt in (1, 2):
+            try:
+                with self.metadata.session() as session, session.begin():
+                    self._check_project(session, project_id)
+                    stored = [self._store(session, project_id, item) for item in items]
+                    session.flush()
+                    return self._outputs(session, stored)
+            except IntegrityError:
+                # A theme analysis replaced the themes after these items were matched to one: match again.
+                if attempt == 2:
+                    raise
+                self.themes.forget(project_id)
+        raise AssertionError("unreachable")
 
     def create_batch(self, project_id: int, raws: Sequence[object], *, source: Source | None = None) -> BatchResult:
         """Store the valid items of a batch (at most 1000) and report each refused one by index."""
@@ -97,11 +110,10 @@ class FeedbackInbox:
                 valid.append(self.validate(raw, source=source))
             except FeedbackInvalid as exc:
                 errors.append(ItemError(index=index, field=exc.field, reason=exc.reason))
-        with self.metadata.session() as session, session.begin():
-            self._check_project(session, project_id)
-            stored = [self._store(session, project_id, item) for item in valid]
-            session.flush()
-            items = self._outputs(session, stored)
+        items = self._insert(project_id, valid) if valid else []
+        if not valid:
+            with self.metadata.session() as session:
+                self._check_project(session, project_id)
         return BatchResult(accepted=len(items), items=items, errors=errors)
 
     def import_csv(self, project_id: int, stream: IO[str]) -> ImportReport:
@@ -136,10 +148,8 @@ class FeedbackInbox:
             stored, duplicates = stored + len(done), duplicates + _dups(done)
         return ImportReport(rows=rows, stored=stored, duplicates=duplicates, errors=errors)
 
-    def _store_chunk(self, project_id: int, items: list[FeedbackIn]) -> list[FeedbackItem]:
-        with self.metadata.session() as session, session.begin():
-            self._check_project(session, project_id)
-            return [self._store(session, project_id, item) for item in items]
+    def _store_chunk(self, project_id: int, items: list[FeedbackIn]) -> list[FeedbackItemOut]:
+        return self._insert(project_id, items)
 
     @staticmethod
     def _check_project(session: Session, project_id: int) -> None:
@@ -328,7 +338,7 @@ def _row_item(row: dict[str | Any, str | Any]) -> dict[str, object]:
     return item
 
 
-def _dups(rows: list[FeedbackItem]) -> int:
+def _dups(rows: list[FeedbackItemOut]) -> int:
     return sum(r.duplicate_of is not None for r in rows)
 
 

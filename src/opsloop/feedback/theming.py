@@ -43,6 +43,11 @@ class ThemeAssigner:
         self._cache: dict[int, _Loaded] = {}
         self._lock = threading.Lock()
 
+    def forget(self, project_id: int) -> None:
+        """Drop the cached themes of a project (they changed under a transaction)."""
+        with self._lock:
+            self._cache.pop(project_id, None)
+
     def nearest(self, session: Session, project_id: int, text: str, language: str) -> int | None:
         """The theme a new text joins, or None (no themes yet, or none similar enough)."""
         built_at = session.scalar(
