@@ -76,6 +76,8 @@ def test_analysis_finds_the_themes_with_size_sentiment_trend_and_quotes(world: F
     assert new.theme_id == dark.id
     unrelated = world.inbox.create(world.project, FeedbackIn(text="Quarterly tax documents for 2025"))
     assert unrelated.theme_id is None
+    unthemed = world.inbox.search(world.project, FeedbackFilter(unthemed=True, limit=500))
+    assert unrelated.id in {i.id for i in unthemed.items} and unthemed.total == analysis.unassigned + 1
 
 
 def test_operator_edits_rename_merge_split(world: FeedbackWorld) -> None:

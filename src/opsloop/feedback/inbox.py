@@ -215,6 +215,8 @@ class FeedbackInbox:
             conditions.append(FeedbackItem.created_at >= _day_start(query.date_from))
         if query.date_to is not None:
             conditions.append(FeedbackItem.created_at < _day_start(query.date_to + dt.timedelta(days=1)))
+        if query.unthemed:
+            conditions.append(FeedbackItem.theme_id.is_(None))
         if not query.include_duplicates:
             conditions.append(FeedbackItem.duplicate_of.is_(None))
         with self.metadata.session() as session:

@@ -105,6 +105,7 @@ class FeedbackFilter(BaseModel):
     status: Status | None = None
     tag: str | None = None
     theme_id: int | None = None
+    unthemed: bool = Field(default=False, description="Only items in no theme (new topics).")
     source: Source | None = None
     sentiment: Sentiment | None = None
     date_from: dt.date | None = Field(default=None, description="Created on or after this day (UTC).")
