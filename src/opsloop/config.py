@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     )
     duckdb_threads: int | None = Field(default=None, description="DuckDB worker threads; default: number of CPU cores.")
     log_level: str = Field(default="info", description="Log level of the server (`debug`, `info`, `warning`).")
+    feedback_max_text_chars: int = Field(
+        default=10_000,
+        ge=1,
+        description="Longest feedback text accepted, in characters; a longer one is refused (HTTP 413 for a "
+        "single item, a per-item error in a batch or an import).",
+    )
 
     @cached_property
     def resolved_data_dir(self) -> Path:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -23,6 +23,9 @@ from opsloop.config import Settings
 from opsloop.projects import ProjectInfo
 from opsloop.query.registry import execute_query
 from opsloop.runtime import Runtime
+
+if TYPE_CHECKING:
+    from opsloop.feedback.access import ProjectFeedback
 
 
 class Project:
@@ -40,6 +43,13 @@ class Project:
     def query(self, query: dict[str, Any] | BaseModel) -> TableResult:
         """Run a query object (a dict as in the HTTP API, or a query model such as `TrendsQuery`)."""
         return execute_query(self._runtime.store, self.ctx, query, self._runtime.settings)
+
+    @property
+    def feedback(self) -> ProjectFeedback:
+        """The project's feedback inbox and themes (see `opsloop.feedback.access`)."""
+        from opsloop.feedback.access import ProjectFeedback
+
+        return ProjectFeedback(self._runtime.feedback, self._runtime.themes, self.id)
 
 
 class Connection:

@@ -6,6 +6,7 @@ import datetime as dt
 import fcntl
 import os
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from opsloop.analytics.timeframe import ProjectContext
 from opsloop.config import Settings
@@ -16,6 +17,10 @@ from opsloop.ingest.writer import EventWriter
 from opsloop.projects import ProjectError, ProjectService
 from opsloop.store.events import EventStore, StoreLocked, open_event_store
 from opsloop.store.metadata import MetadataStore
+
+if TYPE_CHECKING:
+    from opsloop.feedback.inbox import FeedbackInbox
+    from opsloop.feedback.theming import ThemeService
 
 
 class Runtime:
@@ -48,6 +53,20 @@ class Runtime:
     def projects(self) -> ProjectService:
         """Projects and credentials."""
         return ProjectService(self.metadata)
+
+    @cached_property
+    def feedback(self) -> FeedbackInbox:
+        """The feedback inbox (imported on first use: theme analysis loads scikit-learn)."""
+        from opsloop.feedback.inbox import FeedbackInbox
+
+        return FeedbackInbox(self.metadata, max_text_chars=self.settings.feedback_max_text_chars)
+
+    @cached_property
+    def themes(self) -> ThemeService:
+        """Theme analysis of the feedback inbox."""
+        from opsloop.feedback.theming import ThemeService
+
+        return ThemeService(self.metadata)
 
     def project_context(self, project_id: int) -> ProjectContext:
         """What a query needs to know about a project (timezone, week start); `ProjectError` if unknown."""

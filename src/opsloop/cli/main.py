@@ -293,5 +293,81 @@ def demo(
         _serve(settings)
 
 
+feedback_app = typer.Typer(help="Feedback inbox and its themes.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("import")
+def feedback_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV file with a `text` column (optional: distinct_id, created_at, "
+            "tags separated by `;`, language, source; other columns -> properties)."
+        ),
+    ],
+    project: Annotated[int, typer.Option("--project", help="Project id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Import feedback from a CSV file; refused rows are listed with their line numbers."""
+    from opsloop.feedback.errors import FeedbackInvalid
+
+    with _runtime(_settings(data_dir)) as runtime:
+        try:
+            with file.open(encoding="utf-8-sig", newline="") as stream:
+                report = runtime.feedback.import_csv(project, stream)
+        except (FeedbackInvalid, OSError, UnicodeDecodeError) as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    console.print(
+        f"{report.rows:,} rows: [green]{report.stored:,} stored[/] ({report.duplicates:,} near-duplicates of "
+        f"earlier feedback), [red]{len(report.errors):,} refused[/]"
+    )
+    for error in report.errors:
+        console.print(f"  line {error.line}: {error.field}: {error.reason}")
+
+
+@feedback_app.command("themes")
+def feedback_themes(
+    project: Annotated[int, typer.Option("--project", help="Project id.")],
+    analyse: Annotated[
+        bool, typer.Option("--analyse/--no-analyse", help="Discover themes again first (default) or only list.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Discover the themes of a project's feedback and list them: label, size, sentiment, trend, a quote."""
+    from opsloop.feedback.errors import ThemeError
+
+    with _runtime(_settings(data_dir)) as runtime:
+        try:
+            themes = runtime.themes.analyse(project).themes if analyse else runtime.themes.list_themes(project)
+        except ThemeError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(orjson.dumps([t.model_dump(mode="json") for t in themes], option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table("id", "theme", "size", "languages", "+ / = / -", "last weeks", "example")
+    for t in themes:
+        s = t.sentiment
+        weeks = " ".join(str(w.count) for w in t.trend[-6:])
+        quote = t.examples[0].text if t.examples else ""
+        table.add_row(
+            str(t.id),
+            t.label,
+            str(t.size),
+            ",".join(t.languages),
+            f"{s['positive']} / {s['neutral']} / {s['negative']}",
+            weeks,
+            quote[:80],
+        )
+    Console().print(table)
+
+
 if __name__ == "__main__":
     app()

@@ -116,3 +116,4 @@ class ImportRun(Base):
 
 # Tables of other domains register on `Base` when their module is imported (Alembic reads `Base.metadata`).
 from opsloop.dashboards import tables as _dashboard_tables  # noqa: E402, F401
+from opsloop.feedback import models as _feedback_models  # noqa: E402, F401

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
-from opsloop.web import api, capture, dashboards_api, ops
+from opsloop.web import api, capture, dashboards_api, feedback, ops
 
 log = logging.getLogger("opsloop.web")
 
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(api.router, tags=["api"])
     app.include_router(ops.router, tags=["operations"])
     app.include_router(dashboards_api.router)
+    app.include_router(feedback.router, tags=["feedback"])
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,1 @@
+"""Voice of the user: the feedback inbox, multilingual theme analysis and sentiment."""
