@@ -6,6 +6,7 @@ import datetime as dt
 import fcntl
 import os
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from opsloop.analytics.timeframe import ProjectContext
 from opsloop.config import Settings
@@ -16,6 +17,9 @@ from opsloop.ingest.writer import EventWriter
 from opsloop.projects import ProjectError, ProjectService
 from opsloop.store.events import EventStore, StoreLocked, open_event_store
 from opsloop.store.metadata import MetadataStore
+
+if TYPE_CHECKING:
+    from opsloop.accounts.signin import Accounts
 
 
 class Runtime:
@@ -45,6 +49,13 @@ class Runtime:
     def projects(self) -> ProjectService:
         """Projects and credentials."""
         return ProjectService(self.metadata)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        """Console users, sessions, login throttling and the audit log."""
+        from opsloop.accounts.signin import Accounts
+
+        return Accounts(self.metadata, self.settings)
 
     def project_context(self, project_id: int) -> ProjectContext:
         """What a query needs to know about a project (timezone, week start); `ProjectError` if unknown."""

@@ -112,3 +112,7 @@ class ImportRun(Base):
     rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+# Domain modules that own tables register them on `Base` here, so Alembic and `Base.metadata` see every table.
+from opsloop.accounts import tables as _accounts_tables  # noqa: E402, F401
