@@ -25,7 +25,9 @@ PLOTLY_URL = "/static/vendor/plotly.min.js"
 
 
 def _wants_html(request: Request) -> bool:
-    return request.method == "GET" and "text/html" in request.headers.get("accept", "text/html")
+    """A page navigation (redirect to sign-in) rather than a fetch asking for JSON (401)."""
+    accept = request.headers.get("accept", "*/*")
+    return request.method == "GET" and "application/json" not in accept and ("text/html" in accept or "*/*" in accept)
 
 
 def install_console(app: FastAPI) -> None:
