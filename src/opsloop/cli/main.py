@@ -323,6 +323,13 @@ def user_create(
     from opsloop.accounts.audit import AuditAction
     from opsloop.accounts.users import AccountError
 
+    from opsloop.accounts.roles import parse_role
+
+    try:
+        parse_role(role)  # checked before anything is created
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     generated = password is None and not prompt
     if prompt:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -54,6 +54,7 @@ def _settings_context(request: Request, access: ProjectAccess, **extra: Any) -> 
         "error": None,
         "new_secret": None,
         "new_member": None,
+        "here": f"/projects/{access.project.id}/settings",
     }
     context.update(extra)
     return context

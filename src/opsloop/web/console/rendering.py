@@ -110,6 +110,12 @@ def gettext_for(request: Request) -> Any:
     return translations(request_language(request)).gettext
 
 
+def _here(request: Request) -> str:
+    if request.method != "GET":
+        return "/"
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> HTMLResponse:
@@ -130,6 +136,8 @@ def render(
         "access": access,
         "project_nav": [item for item in PROJECT_NAV if access and access.can(item.min_role)],
         "csrf_token": csrf,
+        # Where the language switcher comes back to: this page, or for a form's answer a page one can GET.
+        "here": _here(request),
         "roles": list(Role),
         "role_label": lambda role: tr.gettext(ROLE_LABELS[Role(role)]),
         "action_label": lambda action: tr.gettext(ACTION_LABELS.get(action, action)),

@@ -1,0 +1,56 @@
+"""The console in a real headless Chromium: sign in, move around with the keyboard, switch language, sign out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.web.console.conftest import SCREENSHOTS, LiveConsole, sign_in_with_browser
+
+
+def test_sign_in_settings_language_and_sign_out(live_console: LiveConsole, page: Any) -> None:
+    pid = live_console.project.project.id
+    page.goto(f"{live_console.url}/projects/{pid}/settings")
+    assert page.url.endswith(f"/login?next=/projects/{pid}/settings")
+    page.fill("#email", live_console.email)
+    page.fill("#password", "correct horse battery")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # the form submits from the keyboard
+    assert page.url == f"{live_console.url}/projects/{pid}/settings"
+    assert page.locator("h1").inner_text() == "Project settings"
+    assert "Asia/Shanghai" in page.locator(".timezone").inner_text()
+    assert page.locator("nav.sidebar a[aria-current=page]").inner_text() == "Settings"
+    page.fill("#key-name", "reporting")
+    page.click("text=Create API key")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("[data-secret]").inner_text().startswith("olk_")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "console-settings-en.png"), full_page=False)
+
+    # The language switcher submits on change (JavaScript) and the page comes back in Chinese.
+    with page.expect_navigation():
+        page.select_option("#language-select", "zh_Hans")
+    assert page.locator("h1").inner_text() == "项目设置"
+    page.goto(f"{live_console.url}/projects/{pid}/audit")
+    assert page.locator("h1").inner_text() == "审计日志"
+    assert page.locator("td", has_text="创建 API 密钥").count() == 1
+    page.screenshot(path=str(SCREENSHOTS / "console-audit-zh.png"), full_page=False)
+
+    page.click("details.user-menu summary")
+    page.click("text=退出登录")
+    page.wait_for_url("**/login")
+    page.goto(f"{live_console.url}/projects")
+    assert "/login" in page.url
+
+
+def test_pages_do_not_run_injected_script(live_console: LiveConsole, page: Any) -> None:
+    runtime = live_console.runtime
+    evil = runtime.projects.create('<img src=x onerror="window.pwned=1">')
+    user = runtime.accounts.users.find(live_console.email)
+    assert user is not None
+    from opsloop.accounts.roles import Role
+
+    runtime.accounts.users.set_role(evil.project.id, user.id, Role.viewer)
+    sign_in_with_browser(page, live_console.url, live_console.email)
+    page.goto(f"{live_console.url}/projects/{evil.project.id}")
+    assert page.evaluate("window.pwned === undefined")
+    assert page.locator("h1").inner_text() == '<img src=x onerror="window.pwned=1">'
