@@ -321,9 +321,8 @@ def user_create(
     import secrets
 
     from opsloop.accounts.audit import AuditAction
-    from opsloop.accounts.users import AccountError
-
     from opsloop.accounts.roles import parse_role
+    from opsloop.accounts.users import AccountError
 
     try:
         parse_role(role)  # checked before anything is created
