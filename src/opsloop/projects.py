@@ -143,9 +143,13 @@ class CredentialInfo:
     name: str = ""
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def _utc(value: dt.datetime) -> dt.datetime:
     # SQLite hands back naive date-times; they were written in UTC.
-    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
+    return _utc(value) if value is not None else None
 
 
 def update_project_settings(
@@ -172,7 +176,14 @@ def list_api_keys(projects: ProjectService, project_id: int) -> list[CredentialI
     with projects.metadata.session() as session:
         keys = session.scalars(select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.id.desc()))
         return [
-            CredentialInfo(k.id, k.prefix + "…", _utc(k.created_at), _utc(k.revoked_at), _utc(k.last_used_at), k.name)  # type: ignore[arg-type]
+            CredentialInfo(
+                k.id,
+                k.prefix + "…",
+                _utc(k.created_at),
+                _utc_or_none(k.revoked_at),
+                _utc_or_none(k.last_used_at),
+                k.name,
+            )
             for k in keys
         ]
 
@@ -185,7 +196,9 @@ def revoke_api_key(projects: ProjectService, project_id: int, key_id: int) -> Cr
             raise ProjectError(f"API key {key_id} not found in project {project_id}")
         if key.revoked_at is None:
             key.revoked_at = utcnow()
-        return CredentialInfo(key.id, key.prefix + "…", _utc(key.created_at), _utc(key.revoked_at), name=key.name)  # type: ignore[arg-type]
+        return CredentialInfo(
+            key.id, key.prefix + "…", _utc(key.created_at), _utc_or_none(key.revoked_at), name=key.name
+        )
 
 
 def list_tokens(projects: ProjectService, project_id: int) -> list[CredentialInfo]:
@@ -194,7 +207,7 @@ def list_tokens(projects: ProjectService, project_id: int) -> list[CredentialInf
         tokens = session.scalars(
             select(ProjectToken).where(ProjectToken.project_id == project_id).order_by(ProjectToken.id.desc())
         )
-        return [CredentialInfo(t.id, t.token, _utc(t.created_at), _utc(t.revoked_at)) for t in tokens]  # type: ignore[arg-type]
+        return [CredentialInfo(t.id, t.token, _utc(t.created_at), _utc_or_none(t.revoked_at)) for t in tokens]
 
 
 def create_token(projects: ProjectService, project_id: int) -> str:
@@ -215,7 +228,7 @@ def revoke_token(projects: ProjectService, project_id: int, token_id: int) -> Cr
             raise ProjectError(f"token {token_id} not found in project {project_id}")
         if token.revoked_at is None:
             token.revoked_at = utcnow()
-        info = CredentialInfo(token.id, token.token, _utc(token.created_at), _utc(token.revoked_at))  # type: ignore[arg-type]
+        info = CredentialInfo(token.id, token.token, _utc(token.created_at), _utc_or_none(token.revoked_at))
     with projects._lock:
         projects._token_cache.pop(info.label, None)
     return info

@@ -82,8 +82,9 @@ class UserService:
             check_new_password(password)
         except ValueError as exc:
             raise AccountError(str(exc)) from None
-        user = User(email=email, password_hash=hash_password(password), display_name=display_name.strip())
-        user.language = language
+        user = User(
+            email=email, password_hash=hash_password(password), display_name=display_name.strip(), language=language
+        )
         try:
             with self.metadata.session() as session, session.begin():
                 session.add(user)
@@ -104,7 +105,7 @@ class UserService:
             user = session.scalar(select(User).where(User.email == normalise_email(email)))
             return _info(user) if user is not None else None
 
-    def list(self) -> list[UserInfo]:
+    def all(self) -> list[UserInfo]:
         """All users, oldest first."""
         with self.metadata.session() as session:
             return [_info(u) for u in session.scalars(select(User).order_by(User.id))]

@@ -377,7 +377,7 @@ def user_list(
     """List console users and their roles per project."""
     with _runtime(_settings(data_dir)) as runtime:
         users = runtime.accounts.users
-        rows = [(u, users.projects_of(u.id)) for u in users.list()]
+        rows = [(u, users.projects_of(u.id)) for u in users.all()]
     if as_json:
         out = [
             {

@@ -80,12 +80,10 @@ async def login(request: Request) -> Response:
         else:
             error = _("Wrong email or password.")
             status = 401
-        response = render(
-            request, "console/login.html", {"next": target, "email": email, "error": error}, status=status
-        )
+        page = render(request, "console/login.html", {"next": target, "email": email, "error": error}, status=status)
         if refused.throttled:
-            response.headers["Retry-After"] = str(refused.retry_after)
-        return response
+            page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     response = RedirectResponse(target, status_code=303)
     max_age = int(accounts.sessions.lifetime.total_seconds())
     set_console_cookie(request, response, SESSION_COOKIE, signed_in.session.token, max_age=max_age)

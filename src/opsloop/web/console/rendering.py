@@ -140,7 +140,7 @@ def render(
         "here": _here(request),
         "roles": list(Role),
         "role_label": lambda role: tr.gettext(ROLE_LABELS[Role(role)]),
-        "action_label": lambda action: tr.gettext(ACTION_LABELS.get(action, action)),
+        "action_label": lambda action: tr.gettext(ACTION_LABELS.get(action) or str(action)),
     }
     values.update(context or {})
     html = environment().get_template(template).render(values)
