@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from opsloop.accounts.audit import AuditLog
+from opsloop.accounts.audit import AuditAction, AuditLog
 from opsloop.accounts.sessions import NewSession, SessionService
 from opsloop.accounts.throttle import LoginThrottleService, ThrottlePolicy, email_key, ip_key
-from opsloop.accounts.users import UserInfo, UserService
+from opsloop.accounts.users import AccountError, UserInfo, UserService
 from opsloop.config import Settings
 from opsloop.store.metadata import MetadataStore
 
@@ -61,5 +61,25 @@ class Accounts:
             locked = self.throttle.record_failure(keys)
             raise SignInRefused(throttled=bool(locked), retry_after=locked)
         self.throttle.clear(email_key(email))
+        self.sessions.purge_expired()
         session = self.sessions.start(user.id, ip=ip, user_agent=user_agent, replacing=replacing)
         return SignedIn(user, session)
+
+    def change_password(self, user: UserInfo, current: str, new: str, *, keep_session_id: int | None = None) -> None:
+        """Change the password (throttled like sign-in), end the user's other sessions, and audit it.
+
+        Throttling here stops someone holding a stolen session from guessing the current password.
+        """
+        key = f"password:{user.id}"
+        wait = self.throttle.retry_after([key])
+        if wait:
+            raise SignInRefused(throttled=True, retry_after=wait)
+        try:
+            self.users.change_password(user.id, current, new)
+        except AccountError as exc:
+            if exc.code == "wrong_password":
+                self.throttle.record_failure([key])
+            raise
+        self.throttle.clear(key)
+        self.sessions.end_others(user.id, keep_session_id=keep_session_id)
+        self.audit.record(AuditAction.password_changed, actor=user)

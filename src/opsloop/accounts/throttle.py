@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from opsloop.accounts.tables import LoginThrottle
 from opsloop.store.metadata import MetadataStore
@@ -69,6 +70,13 @@ class LoginThrottleService:
     def record_failure(self, keys: list[str], *, now: dt.datetime | None = None) -> int:
         """Count a failed sign-in against every key; returns the resulting lock-out in seconds (0: none)."""
         now = now or utcnow()
+        try:
+            return self._record_failure(keys, now)
+        except IntegrityError:
+            # Another request inserted the same key's first failure at the same moment: count on its row.
+            return self._record_failure(keys, now)
+
+    def _record_failure(self, keys: list[str], now: dt.datetime) -> int:
         longest = 0
         with self.metadata.session() as session, session.begin():
             for key in keys:

@@ -19,7 +19,11 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class AccountError(ValueError):
-    """An account request that cannot be carried out; the message says why."""
+    """An account request that cannot be carried out; the message says why, `code` names the case."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class UserService:
         try:
             check_new_password(password)
         except ValueError as exc:
-            raise AccountError(str(exc)) from None
+            raise AccountError(str(exc), code="weak_password") from None
         user = User(
             email=email, password_hash=hash_password(password), display_name=display_name.strip(), language=language
         )
@@ -127,11 +131,11 @@ class UserService:
         try:
             check_new_password(new)
         except ValueError as exc:
-            raise AccountError(str(exc)) from None
+            raise AccountError(str(exc), code="weak_password") from None
         with self.metadata.session() as session, session.begin():
             user = session.get(User, user_id)
             if user is None or not verify_password(user.password_hash, current):
-                raise AccountError("the current password is not correct")
+                raise AccountError("the current password is not correct", code="wrong_password")
             user.password_hash = hash_password(new)
             user.password_changed_at = utcnow()
 
@@ -140,7 +144,7 @@ class UserService:
         try:
             check_new_password(new)
         except ValueError as exc:
-            raise AccountError(str(exc)) from None
+            raise AccountError(str(exc), code="weak_password") from None
         with self.metadata.session() as session, session.begin():
             user = session.get(User, user_id)
             if user is None:

@@ -114,3 +114,25 @@ def test_password_change_signs_out_other_sessions(console: ConsoleHarness) -> No
     assert here.get("/projects").status_code == 200
     assert elsewhere.get("/projects").status_code == 303  # signed out
     assert console.sign_in(console.browser(), "ana@example.com", "a new long password").status_code == 303
+
+
+def test_guessing_the_current_password_is_throttled(console: ConsoleHarness) -> None:
+    client = console.signed_in("ana@example.com")
+    csrf = console.csrf(client, "/account")
+    form = {"csrf_token": csrf, "new_password": "a new long password", "confirm_password": "a new long password"}
+    for _ in range(4):
+        r = client.post("/account/password", data={**form, "current_password": "a wrong guess"})
+        assert r.status_code == 400 and "The current password is not correct." in r.text
+    r = client.post("/account/password", data={**form, "current_password": "a wrong guess"})
+    assert r.status_code == 400  # the 5th failure locks (OPSLOOP_LOGIN_MAX_FAILURES_PER_EMAIL applies)
+    r = client.post("/account/password", data={**form, "current_password": PASSWORD})
+    assert r.status_code == 429 and "Too many wrong passwords" in r.text
+    assert console.runtime.accounts.users.authenticate("ana@example.com", PASSWORD) is not None  # unchanged
+
+
+def test_safe_next_refuses_other_sites() -> None:
+    from opsloop.web.console.auth_pages import safe_next
+
+    assert safe_next("/projects/3/settings?x=1") == "/projects/3/settings?x=1"
+    for bad in ["//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example", "", None, "projects"]:
+        assert safe_next(bad) == "/projects", bad

@@ -8,7 +8,6 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from opsloop.accounts.audit import AuditAction
 from opsloop.accounts.passwords import MIN_PASSWORD_LENGTH
 from opsloop.accounts.sessions import ActiveSession
 from opsloop.accounts.signin import SignInRefused
@@ -31,7 +30,14 @@ router = console_router()
 
 def safe_next(target: str | None) -> str:
     """A post-sign-in destination on this site only (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    # "//host" and "/\\host" are other sites to browsers, which also drop tabs and newlines inside URLs.
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(ord(c) >= 0x20 for c in target)
+    ):
         return target
     return "/projects"
 
@@ -134,18 +140,24 @@ async def change_password(request: Request, session: ActiveSession = Depends(req
         error = _("The new passwords do not match.")
         return render(request, "console/account.html", {"error": error, "done": False}, status=400)
     try:
-        accounts.users.change_password(session.user.id, _field(form, "current_password"), _field(form, "new_password"))
+        accounts.change_password(
+            session.user,
+            _field(form, "current_password"),
+            _field(form, "new_password"),
+            keep_session_id=session.id,
+        )
+    except SignInRefused as refused:
+        minutes = max(1, -(-refused.retry_after // 60))
+        error = _("Too many wrong passwords. Try again in %(minutes)d minute(s).") % {"minutes": minutes}
+        return render(request, "console/account.html", {"error": error, "done": False}, status=429)
     except AccountError as exc:
-        message = str(exc)
-        if "current password" in message:
+        if exc.code == "wrong_password":
             error = _("The current password is not correct.")
-        elif "at least" in message:
+        elif exc.code == "weak_password":
             error = _("The new password must be at least %(count)d characters.") % {"count": MIN_PASSWORD_LENGTH}
         else:
-            error = message
+            error = str(exc)
         return render(request, "console/account.html", {"error": error, "done": False}, status=400)
-    accounts.sessions.end_others(session.user.id, keep_session_id=session.id)
-    accounts.audit.record(AuditAction.password_changed, actor=session.user)
     return RedirectResponse("/account?done=password", status_code=303)
 
 
