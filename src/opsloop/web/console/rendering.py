@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from dataclasses import dataclass
 from functools import cache
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from opsloop.accounts.audit import AuditAction
 from opsloop.accounts.roles import Role
@@ -77,7 +79,16 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["localtime"] = _localtime
+    env.filters["codespans"] = _code_spans
     return env
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def _code_spans(text: str) -> Markup:
+    """Escape a (translated) text, then show its `back-quoted` parts as code."""
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(text))))
 
 
 def _localtime(value: dt.datetime | None, timezone: str = "UTC") -> str:
