@@ -48,6 +48,7 @@ def test_administration_is_audited(accounts: Accounts, make_project: Callable[..
     assert actions == [
         "api_key_created",
         "api_key_revoked",
+        "user_created",
         "member_added",
         "member_role_changed",
         "project_settings_changed",

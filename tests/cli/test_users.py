@@ -97,3 +97,29 @@ def test_errors_are_clear(tmp_path: Path) -> None:
     runner.invoke(app, ["user", "create", "ana@example.com", "--password", "correct horse battery", *data])
     r = runner.invoke(app, ["user", "create", "ANA@example.com", "--password", "correct horse battery", *data])
     assert r.exit_code == 2 and "already exists" in r.output
+
+
+def test_set_password_signs_out_everywhere(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    runner.invoke(app, ["user", "create", "ana@example.com", "--password", "correct horse battery", *data])
+    runtime = Runtime(Settings(data_dir=tmp_path / "data"))
+    try:
+        user = runtime.accounts.users.find("ana@example.com")
+        assert user is not None
+        token = runtime.accounts.sessions.start(user.id).token
+    finally:
+        runtime.close()
+    r = runner.invoke(app, ["user", "set-password", "ana@example.com", *data])
+    assert r.exit_code == 0 and "1 session(s) signed out" in r.stdout, r.output
+    new = next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("password: "))
+    runtime = Runtime(Settings(data_dir=tmp_path / "data"))
+    try:
+        assert runtime.accounts.sessions.resolve(token) is None
+        assert runtime.accounts.users.authenticate("ana@example.com", new) is not None
+        assert runtime.accounts.users.authenticate("ana@example.com", "correct horse battery") is None
+    finally:
+        runtime.close()
+    r = runner.invoke(app, ["user", "set-password", "nobody@example.com", "--password", "x" * 12, *data])
+    assert r.exit_code == 2 and "no user with email" in r.output
+    r = runner.invoke(app, ["user", "set-password", "ana@example.com", "--password", "short", *data])
+    assert r.exit_code == 2 and "at least 10" in r.output

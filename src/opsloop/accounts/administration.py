@@ -85,7 +85,7 @@ class ProjectAdministration:
         if user is None:
             password = secrets.token_urlsafe(12)
             user = users.create(email, password)
-            self.accounts.audit.record(AuditAction.user_created, actor=self.actor, details={"email": user.email})
+            self._audit(AuditAction.user_created, email=user.email)
         previous = users.set_role(self.project_id, user.id, role)
         if previous is None:
             self._audit(AuditAction.member_added, email=user.email, role=role.value)

@@ -369,6 +369,42 @@ def user_grant(
     typer.echo(f"{user.email} is now {role.strip().lower()} of project {project}")
 
 
+@user_app.command("set-password")
+def user_set_password(
+    email: str,
+    password: Annotated[str | None, typer.Option(help="The new password (at least 10 characters).")] = None,
+    prompt: Annotated[bool, typer.Option("--prompt", help="Ask for the password (not echoed).")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Set a user's password (for a forgotten one) and sign them out everywhere; without options one is generated."""
+    import secrets
+
+    from opsloop.accounts.audit import AuditAction
+    from opsloop.accounts.users import AccountError
+
+    generated = password is None and not prompt
+    if prompt:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    elif password is None:
+        password = secrets.token_urlsafe(12)
+    with _runtime(_settings(data_dir)) as runtime:
+        user = runtime.accounts.users.find(email)
+        if user is None:
+            console.print(f"[red]error:[/] no user with email {email} (see `opsloop user list`)")
+            raise typer.Exit(2)
+        try:
+            runtime.accounts.users.set_password(user.id, password)
+        except AccountError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        ended = runtime.accounts.sessions.end_others(user.id)
+        runtime.accounts.audit.record(AuditAction.password_changed, actor="cli", details={"email": user.email})
+    typer.echo(f"password of {user.email} set; {ended} session(s) signed out")
+    if generated:
+        typer.echo(f"password: {password}")
+        console.print("[yellow]Keep the password now: it is stored hashed and cannot be shown again.[/]")
+
+
 @user_app.command("list")
 def user_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
