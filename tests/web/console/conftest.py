@@ -18,6 +18,7 @@ from opsloop.accounts.users import UserInfo
 from opsloop.config import Settings
 from opsloop.projects import NewProject
 from opsloop.runtime import Runtime
+from opsloop.store.models import Base
 from opsloop.web.app import create_app
 from tests.conftest import free_port, start_server
 
@@ -84,15 +85,20 @@ class ConsoleHarness:
 
 
 @pytest.fixture
-def console(make_settings: Callable[..., Settings]) -> Iterator[ConsoleHarness]:
-    """The app with a running lifespan, on a SQLite metadata store and a DuckDB events file."""
-    runtime = Runtime(make_settings())
+def console(make_settings: Callable[..., Settings], metadata_url: str) -> Iterator[ConsoleHarness]:
+    """The app with a running lifespan, on a DuckDB events file and SQLite (and PostgreSQL when configured)."""
+    runtime = Runtime(make_settings(database_url=metadata_url))
     app = create_app(runtime=runtime)
     with TestClient(app):
         harness = ConsoleHarness(runtime, app, runtime.projects.create("Shop"))
         yield harness
         for client in harness.clients:
             client.close()
+        if runtime.metadata.engine.dialect.name == "postgresql":
+            # The PostgreSQL database outlives the test: empty it so that the next test's users are new.
+            with runtime.metadata.engine.begin() as conn:
+                for table in reversed(Base.metadata.sorted_tables):
+                    conn.execute(table.delete())
 
 
 @dataclass
