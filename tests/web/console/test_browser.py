@@ -81,3 +81,29 @@ def test_plotly_draws_under_the_console_policy(live_console: LiveConsole, page: 
     )
     assert page.evaluate("() => window.ran === undefined")
     assert not errors
+
+
+def test_keyboard_only_navigation(live_console: LiveConsole, page: Any) -> None:
+    sign_in_with_browser(page, live_console.url, live_console.email)
+    page.goto(f"{live_console.url}/projects/{live_console.project.project.id}")
+    page.keyboard.press("Tab")  # the first stop is the skip link...
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")  # ...which moves focus to the page's content
+    assert page.evaluate("document.activeElement.id") == "main"
+    # Menus open with Enter and close with Escape, giving focus back to their button.
+    page.focus("details.user-menu summary")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.querySelector('details.user-menu').open")
+    page.keyboard.press("Escape")
+    assert not page.evaluate("document.querySelector('details.user-menu').open")
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    # Every form control of every page has a label a screen reader can announce.
+    pid = live_console.project.project.id
+    for path in [f"/projects/{pid}", f"/projects/{pid}/settings", f"/projects/{pid}/audit", "/account", "/projects"]:
+        page.goto(f"{live_console.url}{path}")
+        unlabelled = page.evaluate(
+            """() => [...document.querySelectorAll('input:not([type=hidden]), select')]
+                .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+                .map(el => el.name)"""
+        )
+        assert unlabelled == [], path
