@@ -100,6 +100,36 @@ class Settings(BaseSettings):
         description="Longest feedback text accepted, in characters; a longer one is refused (HTTP 413 for a "
         "single item, a per-item error in a batch or an import).",
     )
+    session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="How long a console sign-in lasts, in hours; after it the user signs in again.",
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark console cookies `Secure` (sent over https only). Default: when the request came over "
+        "https (behind a proxy, start uvicorn with `--proxy-headers`, or set this to `true`).",
+    )
+    login_max_failures_per_email: int = Field(
+        default=5,
+        ge=1,
+        description="Failed console sign-ins for one email before it is locked out for a while.",
+    )
+    login_max_failures_per_ip: int = Field(
+        default=20,
+        ge=1,
+        description="Failed console sign-ins from one client address before it is locked out for a while.",
+    )
+    login_lockout_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="First lock-out after too many failed sign-ins; each further failure doubles it.",
+    )
+    login_max_lockout_seconds: int = Field(
+        default=3600,
+        ge=1,
+        description="Longest lock-out after failed sign-ins; failures older than this are forgotten.",
+    )
 
     @cached_property
     def resolved_data_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 import threading
@@ -128,3 +129,106 @@ class ProjectService:
                 return None
             api_key.last_used_at = utcnow()
             return api_key.project_id
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """A capture token or API key as listed in the console (an API key's secret is never listed)."""
+
+    id: int
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None = None
+    name: str = ""
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive date-times; they were written in UTC.
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
+    return _utc(value) if value is not None else None
+
+
+def update_project_settings(
+    projects: ProjectService, project_id: int, *, timezone: str, week_start: str
+) -> ProjectInfo:
+    """Change a project's timezone and week start (validated like at creation)."""
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ProjectError(f"timezone: unknown timezone {timezone!r} (use an IANA name like Asia/Shanghai)") from exc
+    if week_start not in ("monday", "sunday"):
+        raise ProjectError("week_start must be 'monday' or 'sunday'")
+    with projects.metadata.session() as session, session.begin():
+        project = session.get(Project, project_id)
+        if project is None:
+            raise ProjectError(f"project {project_id} does not exist")
+        project.timezone = timezone
+        project.week_start = week_start
+        return _info(project)
+
+
+def list_api_keys(projects: ProjectService, project_id: int) -> list[CredentialInfo]:
+    """The project's API keys (prefix only), newest first."""
+    with projects.metadata.session() as session:
+        keys = session.scalars(select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.id.desc()))
+        return [
+            CredentialInfo(
+                k.id,
+                k.prefix + "…",
+                _utc(k.created_at),
+                _utc_or_none(k.revoked_at),
+                _utc_or_none(k.last_used_at),
+                k.name,
+            )
+            for k in keys
+        ]
+
+
+def revoke_api_key(projects: ProjectService, project_id: int, key_id: int) -> CredentialInfo:
+    """Revoke one of the project's API keys (a key of another project is 'not found')."""
+    with projects.metadata.session() as session, session.begin():
+        key = session.get(ApiKey, key_id)
+        if key is None or key.project_id != project_id:
+            raise ProjectError(f"API key {key_id} not found in project {project_id}")
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+        return CredentialInfo(
+            key.id, key.prefix + "…", _utc(key.created_at), _utc_or_none(key.revoked_at), name=key.name
+        )
+
+
+def list_tokens(projects: ProjectService, project_id: int) -> list[CredentialInfo]:
+    """The project's capture tokens (public: shown in full), newest first."""
+    with projects.metadata.session() as session:
+        tokens = session.scalars(
+            select(ProjectToken).where(ProjectToken.project_id == project_id).order_by(ProjectToken.id.desc())
+        )
+        return [CredentialInfo(t.id, t.token, _utc(t.created_at), _utc_or_none(t.revoked_at)) for t in tokens]
+
+
+def create_token(projects: ProjectService, project_id: int) -> str:
+    """Add a capture token to the project and return it."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+    with projects.metadata.session() as session, session.begin():
+        if session.get(Project, project_id) is None:
+            raise ProjectError(f"project {project_id} does not exist")
+        session.add(ProjectToken(project_id=project_id, token=token))
+    return token
+
+
+def revoke_token(projects: ProjectService, project_id: int, token_id: int) -> CredentialInfo:
+    """Revoke one of the project's capture tokens; capture with it stops within the token cache's lifetime."""
+    with projects.metadata.session() as session, session.begin():
+        token = session.get(ProjectToken, token_id)
+        if token is None or token.project_id != project_id:
+            raise ProjectError(f"token {token_id} not found in project {project_id}")
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+        info = CredentialInfo(token.id, token.token, _utc(token.created_at), _utc_or_none(token.revoked_at))
+    with projects._lock:
+        projects._token_cache.pop(info.label, None)
+    return info

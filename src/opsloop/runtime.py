@@ -19,6 +19,7 @@ from opsloop.store.events import EventStore, StoreLocked, open_event_store
 from opsloop.store.metadata import MetadataStore
 
 if TYPE_CHECKING:
+    from opsloop.accounts.signin import Accounts
     from opsloop.feedback.inbox import FeedbackInbox
     from opsloop.feedback.theming import ThemeService
 
@@ -67,6 +68,13 @@ class Runtime:
         from opsloop.feedback.theming import ThemeService
 
         return ThemeService(self.metadata)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        """Console users, sessions, login throttling and the audit log."""
+        from opsloop.accounts.signin import Accounts
+
+        return Accounts(self.metadata, self.settings)
 
     def project_context(self, project_id: int) -> ProjectContext:
         """What a query needs to know about a project (timezone, week start); `ProjectError` if unknown."""

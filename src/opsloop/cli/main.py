@@ -288,6 +288,7 @@ def demo(
     )
     console.print(f"credentials: {result.credentials_path}")
     console.print(f"  project token: {result.token}\n  API key:       {result.api_key}")
+    console.print(f"  console:       {result.console_email} / {result.console_password}")
     if serve_after:
         console.print(f"open [bold]http://{settings.host}:{settings.port}[/]")
         _serve(settings)
@@ -366,6 +367,153 @@ def feedback_themes(
             weeks,
             quote[:80],
         )
+    Console().print(table)
+
+
+user_app = typer.Typer(help="Manage console users and their project roles.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def _grant(runtime: Runtime, user: Any, project: int, role: str) -> None:
+    """Give a user a role in a project, audited as done from the command line."""
+    from opsloop.accounts.audit import AuditAction
+    from opsloop.accounts.roles import parse_role
+    from opsloop.accounts.users import AccountError
+
+    try:
+        parsed = parse_role(role)
+        previous = runtime.accounts.users.set_role(project, user.id, parsed)
+    except (ValueError, AccountError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    action = AuditAction.member_added if previous is None else AuditAction.member_role_changed
+    runtime.accounts.audit.record(
+        action, actor="cli", project_id=project, details={"email": user.email, "role": parsed}
+    )
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    password: Annotated[str | None, typer.Option(help="The password (at least 10 characters).")] = None,
+    prompt: Annotated[bool, typer.Option("--prompt", help="Ask for the password (not echoed).")] = False,
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    project: Annotated[int | None, typer.Option("--project", help="Project id to give the user a role in.")] = None,
+    role: Annotated[str, typer.Option(help="admin, operator or viewer (with --project).")] = "viewer",
+    data_dir: DataDir = None,
+) -> None:
+    """Create a console user; without --password or --prompt a random password is generated and printed once."""
+    import secrets
+
+    from opsloop.accounts.audit import AuditAction
+    from opsloop.accounts.roles import parse_role
+    from opsloop.accounts.users import AccountError
+
+    try:
+        parse_role(role)  # checked before anything is created
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    generated = password is None and not prompt
+    if prompt:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    elif password is None:
+        password = secrets.token_urlsafe(12)
+    with _runtime(_settings(data_dir)) as runtime:
+        if project is not None and runtime.projects.get(project) is None:
+            console.print(f"[red]error:[/] project {project} does not exist (see `opsloop project list`)")
+            raise typer.Exit(2)
+        try:
+            user = runtime.accounts.users.create(email, password, display_name=name)
+        except AccountError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        runtime.accounts.audit.record(AuditAction.user_created, actor="cli", details={"email": user.email})
+        if project is not None:
+            _grant(runtime, user, project, role)
+    typer.echo(f"user {user.id}: {user.email}" + (f" ({role} of project {project})" if project is not None else ""))
+    if generated:
+        typer.echo(f"password: {password}")
+        console.print("[yellow]Keep the password now: it is stored hashed and cannot be shown again.[/]")
+
+
+@user_app.command("grant")
+def user_grant(
+    email: str,
+    project: Annotated[int, typer.Option("--project", help="Project id.")],
+    role: Annotated[str, typer.Option(help="admin, operator or viewer.")] = "viewer",
+    data_dir: DataDir = None,
+) -> None:
+    """Give an existing user a role in a project (or change it)."""
+    with _runtime(_settings(data_dir)) as runtime:
+        user = runtime.accounts.users.find(email)
+        if user is None:
+            console.print(f"[red]error:[/] no user with email {email} (see `opsloop user list`)")
+            raise typer.Exit(2)
+        _grant(runtime, user, project, role)
+    typer.echo(f"{user.email} is now {role.strip().lower()} of project {project}")
+
+
+@user_app.command("set-password")
+def user_set_password(
+    email: str,
+    password: Annotated[str | None, typer.Option(help="The new password (at least 10 characters).")] = None,
+    prompt: Annotated[bool, typer.Option("--prompt", help="Ask for the password (not echoed).")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Set a user's password (for a forgotten one) and sign them out everywhere; without options one is generated."""
+    import secrets
+
+    from opsloop.accounts.audit import AuditAction
+    from opsloop.accounts.users import AccountError
+
+    generated = password is None and not prompt
+    if prompt:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    elif password is None:
+        password = secrets.token_urlsafe(12)
+    with _runtime(_settings(data_dir)) as runtime:
+        user = runtime.accounts.users.find(email)
+        if user is None:
+            console.print(f"[red]error:[/] no user with email {email} (see `opsloop user list`)")
+            raise typer.Exit(2)
+        try:
+            runtime.accounts.users.set_password(user.id, password)
+        except AccountError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        ended = runtime.accounts.sessions.end_others(user.id)
+        runtime.accounts.audit.record(AuditAction.password_changed, actor="cli", details={"email": user.email})
+    typer.echo(f"password of {user.email} set; {ended} session(s) signed out")
+    if generated:
+        typer.echo(f"password: {password}")
+        console.print("[yellow]Keep the password now: it is stored hashed and cannot be shown again.[/]")
+
+
+@user_app.command("list")
+def user_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List console users and their roles per project."""
+    with _runtime(_settings(data_dir)) as runtime:
+        users = runtime.accounts.users
+        rows = [(u, users.projects_of(u.id)) for u in users.all()]
+    if as_json:
+        out = [
+            {
+                "id": u.id,
+                "email": u.email,
+                "name": u.display_name,
+                "projects": [{"project_id": p.project_id, "role": p.role.value} for p in roles],
+            }
+            for u, roles in rows
+        ]
+        typer.echo(json.dumps(out))
+        return
+    table = Table("id", "email", "name", "roles")
+    for u, roles in rows:
+        table.add_row(str(u.id), u.email, u.display_name, ", ".join(f"{p.role.value} of {p.project_id}" for p in roles))
     Console().print(table)
 
 

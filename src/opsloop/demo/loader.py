@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from opsloop.runtime import Runtime
 
 CREDENTIALS_FILE = "demo-credentials.json"
 DEMO_PROJECT_NAME = "Demo shop"
+DEMO_CONSOLE_EMAIL = "demo@example.com"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class DemoResult:
     credentials_path: Path
     summary: ImportSummary
     events_file: Path
+    console_email: str = ""
+    console_password: str = ""
 
 
 def _demo_project(runtime: Runtime, credentials: Path) -> tuple[ProjectInfo, str, str]:
@@ -40,6 +44,25 @@ def _demo_project(runtime: Runtime, credentials: Path) -> tuple[ProjectInfo, str
             return project, saved["project_token"], saved["api_key"]
     created = runtime.projects.create(DEMO_PROJECT_NAME, timezone="UTC")
     return created.project, created.token, created.api_key
+
+
+def _demo_console_user(runtime: Runtime, project_id: int, credentials: Path) -> tuple[str, str]:
+    """The demo's console admin: keep the saved password when it still works, otherwise set a new one."""
+    from opsloop.accounts.roles import Role
+
+    users = runtime.accounts.users
+    saved = json.loads(credentials.read_text()) if credentials.is_file() else {}
+    password = saved.get("console_password", "")
+    user = users.find(DEMO_CONSOLE_EMAIL)
+    if user is None:
+        password = secrets.token_urlsafe(12)
+        user = users.create(DEMO_CONSOLE_EMAIL, password, display_name="Demo admin")
+    elif not password or users.authenticate(DEMO_CONSOLE_EMAIL, password) is None:
+        password = secrets.token_urlsafe(12)
+        users.set_password(user.id, password)
+    if users.role_in(user.id, project_id) != Role.admin:
+        users.set_role(project_id, user.id, Role.admin)
+    return DEMO_CONSOLE_EMAIL, password
 
 
 def write_events_file(spec: DemoSpec, path: Path, on_progress: ProgressCallback | None = None) -> int:
@@ -73,6 +96,7 @@ def load_demo(
     data_dir = runtime.settings.resolved_data_dir
     credentials = data_dir / CREDENTIALS_FILE
     project, token, api_key = _demo_project(runtime, credentials)
+    console_email, console_password = _demo_console_user(runtime, project.id, credentials)
     events_file = data_dir / "demo-events.parquet"
     write_events_file(spec, events_file, on_generate)
     summary = import_file(
@@ -90,6 +114,8 @@ def load_demo(
                 "project_token": token,
                 "api_key": api_key,
                 "url": f"http://{runtime.settings.host}:{runtime.settings.port}",
+                "console_email": console_email,
+                "console_password": console_password,
                 "generated": {
                     "persons": spec.persons,
                     "days": spec.days,
@@ -102,4 +128,4 @@ def load_demo(
         )
     )
     credentials.chmod(0o600)
-    return DemoResult(project, token, api_key, credentials, summary, events_file)
+    return DemoResult(project, token, api_key, credentials, summary, events_file, console_email, console_password)

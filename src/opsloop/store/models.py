@@ -114,6 +114,7 @@ class ImportRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
-# Tables of other domains register on `Base` when their module is imported (Alembic reads `Base.metadata`).
+# Domain modules that own tables register them on `Base` here, so Alembic and `Base.metadata` see every table.
+from opsloop.accounts import tables as _accounts_tables  # noqa: E402, F401
 from opsloop.dashboards import tables as _dashboard_tables  # noqa: E402, F401
 from opsloop.feedback import models as _feedback_models  # noqa: E402, F401

@@ -15,6 +15,7 @@ from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
 from opsloop.web import api, capture, dashboards_api, feedback, ops
+from opsloop.web.console import install_console
 
 log = logging.getLogger("opsloop.web")
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(ops.router, tags=["operations"])
     app.include_router(dashboards_api.router)
     app.include_router(feedback.router, tags=["feedback"])
+    install_console(app)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,1 @@
+"""Console accounts: users, project roles, sessions, login throttling and the audit log."""
