@@ -112,3 +112,7 @@ class ImportRun(Base):
     rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+# Domain tables defined in their own modules register on the same `Base` (imported last: they import it).
+from opsloop.users import tables as _users_tables  # noqa: E402, F401
