@@ -23,6 +23,9 @@ from opsloop.config import Settings
 from opsloop.projects import ProjectInfo
 from opsloop.query.registry import execute_query
 from opsloop.runtime import Runtime
+from opsloop.users.catalogue import CatalogueItem, EntryKind
+from opsloop.users.definitions import Group
+from opsloop.users.segments import SegmentInfo, SegmentInput
 
 
 class Project:
@@ -40,6 +43,47 @@ class Project:
     def query(self, query: dict[str, Any] | BaseModel) -> TableResult:
         """Run a query object (a dict as in the HTTP API, or a query model such as `TrendsQuery`)."""
         return execute_query(self._runtime.store, self.ctx, query, self._runtime.settings)
+
+    def catalogue(self, kind: EntryKind | None = None) -> list[CatalogueItem]:
+        """The property catalogue (event names, event and person properties), computed on first use."""
+        return self._runtime.catalogue.entries(self.id, kind)
+
+    def refresh_catalogue(self) -> int:
+        """Recompute the catalogue's statistics; returns the number of entries."""
+        return self._runtime.catalogue.refresh(self.id)
+
+    def segments(self) -> list[SegmentInfo]:
+        """The project's saved segments."""
+        return self._runtime.segments.list(self.id)
+
+    def create_segment(
+        self, name: str, definition: dict[str, Any] | Group | None = None, *, description: str = ""
+    ) -> SegmentInfo:
+        """Save a segment: a definition (as in the HTTP API), or none for a static list."""
+        body = SegmentInput(
+            name=name,
+            description=description,
+            kind="dynamic" if definition is not None else "static",
+            definition=Group.model_validate(definition) if isinstance(definition, dict) else definition,
+        )
+        return self._runtime.segments.create(self.id, body)
+
+    def segment_size(self, definition: dict[str, Any] | Group) -> int:
+        """The live size of a definition (saved or not)."""
+        group = Group.model_validate(definition) if isinstance(definition, dict) else definition
+        return self._runtime.segments.size_of(self.ctx, group)
+
+    def segment_members(self, segment_id: int) -> list[str]:
+        """The person ids of a saved segment's members now."""
+        return self._runtime.segments.members_of(self.ctx, segment_id)
+
+    def refresh_segment(self, segment_id: int) -> SegmentInfo:
+        """Materialise a segment's members and add its size to the history."""
+        return self._runtime.segments.refresh(self.ctx, segment_id)
+
+    def import_segment_list(self, segment_id: int, csv_text: str, *, replace: bool = True) -> SegmentInfo:
+        """Load a static segment's ids from CSV text (header `distinct_id` or `person_id`)."""
+        return self._runtime.segments.import_list(self.id, segment_id, csv_text, replace=replace)
 
 
 class Connection:

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from opsloop.analytics.builder import QueryBuilder
+from opsloop.query.registry import QueryInvalid
 from opsloop.users.definitions import Group, referenced_segments
 from opsloop.users.segment_sql import definition_members, static_members
 
 
-class SegmentInvalid(ValueError):
-    """A segment definition or list cannot be used; the message says why (HTTP 400)."""
+class SegmentInvalid(QueryInvalid):
+    """A segment definition or list cannot be used; the message says why (HTTP 400, also inside queries)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
-from opsloop.web import api, capture, ops
+from opsloop.web import api, capture, ops, users_api
 
 log = logging.getLogger("opsloop.web")
 
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(capture.router, tags=["capture"])
     app.include_router(api.router, tags=["api"])
     app.include_router(ops.router, tags=["operations"])
+    app.include_router(users_api.router, tags=["users"])
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
