@@ -54,7 +54,7 @@ class Project:
 
     def segments(self) -> list[SegmentInfo]:
         """The project's saved segments."""
-        return self._runtime.segments.list(self.id)
+        return self._runtime.segments.saved(self.id)
 
     def create_segment(
         self, name: str, definition: dict[str, Any] | Group | None = None, *, description: str = ""

@@ -136,7 +136,7 @@ def catalogue_edit(
 @segment_app.command("list")
 def segment_list(project: ProjectId, as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """List the project's segments."""
-    segments = _call(lambda rt: rt.segments.list(project), data_dir)
+    segments = _call(lambda rt: rt.segments.saved(project), data_dir)
     rows = [s.model_dump(mode="json", exclude={"definition"}) for s in segments]
     _print(rows, ["id", "name", "kind", "size", "refreshed_at", "list_size", "description"], as_json)
 

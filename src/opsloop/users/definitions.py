@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -79,7 +79,8 @@ class PersonCondition(Model):
 
     def as_filter(self) -> PropertyFilter:
         """The condition as an analytics person filter (not for `between`)."""
-        return PropertyFilter(property=self.property, type="person", op=self.op, value=self.value)  # type: ignore[arg-type]
+        op: Any = self.op
+        return PropertyFilter(property=self.property, type="person", op=op, value=self.value, segment_id=None)
 
 
 class AgeCondition(Model):

@@ -32,7 +32,7 @@ _PERSONS = "p"
 _BEHAVIOUR = "b"
 
 
-def _project(builder: QueryBuilder) -> exp.Expression:
+def _project(builder: QueryBuilder) -> exp.Expr:
     return exp.EQ(this=exp.column("project_id"), expression=num(builder.ctx.project_id))
 
 
@@ -60,7 +60,7 @@ def _behaviour(conditions: Sequence[EventCondition | SeenCondition], builder: Qu
     start = HISTORY_START if seen else min(w[0] for w in windows)
     end = max([w[1] for w in windows] + ([today_end] if seen else []))
     events = [ANY_EVENT] if seen else [c.event for c in conditions if isinstance(c, EventCondition)]
-    columns: list[exp.Expression] = [col(PERSON)]
+    columns: list[exp.Expr] = [col(PERSON)]
     for i, condition in enumerate(c for c in conditions if isinstance(c, EventCondition)):
         low, high = condition.bounds(builder.ctx)
         parts = [builder.event_is([condition.event]), builder.between(low, high)]
@@ -82,7 +82,7 @@ class _Compiler:
         self.builder = builder
         self.counts = {id(c): f"n{i}" for i, c in enumerate(c for c in behaviour if isinstance(c, EventCondition))}
 
-    def condition(self, condition: Condition) -> exp.Expression:
+    def condition(self, condition: Condition) -> exp.Expr:
         """A condition as a two-valued boolean (never NULL, so that `negate` turns it around exactly)."""
         if isinstance(condition, Group):
             parts = [self.condition(c) for c in condition.conditions]
@@ -90,13 +90,14 @@ class _Compiler:
             return exp.Not(this=exp.paren(joined)) if condition.negate else exp.paren(joined)
         return exp.func("coalesce", self._leaf(condition), exp.false())
 
-    def _leaf(self, condition: Condition) -> exp.Expression:
+    def _leaf(self, condition: Condition) -> exp.Expr:
         builder = self.builder
         properties = col("properties", _PERSONS)
         if isinstance(condition, PersonCondition):
             if condition.op != "between":
                 return builder.matches(condition.as_filter(), properties)
-            low, high = condition.value  # type: ignore[misc]
+            assert isinstance(condition.value, list)
+            low, high = condition.value
             number = builder.number(builder.prop(condition.property, "person", properties))
             return exp.and_(
                 exp.GTE(this=number, expression=builder.value(float(low))),
@@ -111,20 +112,20 @@ class _Compiler:
             compare = {"gte": exp.GTE, "lte": exp.LTE, "eq": exp.EQ}[condition.count_op]
             return compare(this=times, expression=num(condition.count))
         if isinstance(condition, SeenCondition):
-            low, high = condition.bounds(builder.ctx)
+            since, until = condition.bounds(builder.ctx)
             moment = col("fs" if condition.type == "first_seen" else "ls", _BEHAVIOUR)
             return exp.and_(
-                exp.GTE(this=moment, expression=builder.value(low)),
-                exp.LT(this=moment.copy(), expression=builder.value(high)),
+                exp.GTE(this=moment, expression=builder.value(since)),
+                exp.LT(this=moment.copy(), expression=builder.value(until)),
             )
         assert isinstance(condition, SegmentCondition)
         member = in_saved_segment(builder, condition.segment_id, col("id", _PERSONS))
         return member if condition.member else exp.Not(this=member)
 
-    def _age(self, condition: AgeCondition) -> exp.Expression:
+    def _age(self, condition: AgeCondition) -> exp.Expr:
         builder = self.builder
         number = builder.number(builder.prop(condition.property, "person", col("properties", _PERSONS)))
-        parts: list[exp.Expression] = []
+        parts: list[exp.Expr] = []
         if condition.source == "age":
             if condition.min is not None:
                 parts.append(exp.GTE(this=number.copy(), expression=builder.value(float(condition.min))))
@@ -140,7 +141,7 @@ class _Compiler:
         return exp.and_(*parts)
 
 
-def in_saved_segment(builder: QueryBuilder, segment_id: int, person: exp.Expression) -> exp.Expression:
+def in_saved_segment(builder: QueryBuilder, segment_id: int, person: exp.Expression) -> exp.Expr:
     """`person IN (members of a saved segment)`, through the project's segment source."""
     source = builder.ctx.segments
     if source is None:
@@ -167,7 +168,7 @@ def definition_members(definition: Group, builder: QueryBuilder) -> exp.Select:
 def static_members(distinct_ids: Sequence[str], person_ids: Sequence[str], builder: QueryBuilder) -> exp.Select:
     """`SELECT person_id` of the live persons named by a static list: by any of their distinct ids (after
     merges) or by person id."""
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     if distinct_ids:
         owners = (
             exp.select(PERSON)

@@ -120,7 +120,7 @@ class SegmentService:
             list_size=listed,
         )
 
-    def list(self, project_id: int) -> list[SegmentInfo]:
+    def saved(self, project_id: int) -> list[SegmentInfo]:
         """The project's segments, by name."""
         with self.metadata.session() as session:
             rows = session.scalars(select(Segment).where(Segment.project_id == project_id).order_by(Segment.name))
@@ -263,7 +263,9 @@ class SegmentService:
 
     def size_of(self, ctx: ProjectContext, definition: Group) -> int:
         """The live size of a definition (saved or not)."""
-        self._check(ctx.project_id, None, SegmentInput(name="unsaved", definition=definition))
+        self._check(
+            ctx.project_id, None, SegmentInput(name="unsaved", description="", kind="dynamic", definition=definition)
+        )
         builder, fetch = self._fetch(ctx)
         return int(fetch.rows(count_members(definition_members(definition, builder)))[0]["n"])
 

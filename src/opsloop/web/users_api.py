@@ -94,7 +94,7 @@ async def list_segments(
     project_id: int = Depends(authorised_project), runtime: Runtime = Depends(get_runtime)
 ) -> list[SegmentInfo]:
     """The project's segments."""
-    return await _call(runtime.segments.list, project_id)
+    return await _call(runtime.segments.saved, project_id)
 
 
 @router.post("/segments", status_code=201)
