@@ -25,6 +25,7 @@ from opsloop.query.registry import execute_query
 from opsloop.runtime import Runtime
 from opsloop.users.catalogue import CatalogueItem, EntryKind
 from opsloop.users.definitions import Group
+from opsloop.users.rfm import RfmQuery, RfmResult, run_rfm
 from opsloop.users.segments import SegmentInfo, SegmentInput
 
 
@@ -80,6 +81,11 @@ class Project:
     def refresh_segment(self, segment_id: int) -> SegmentInfo:
         """Materialise a segment's members and add its size to the history."""
         return self._runtime.segments.refresh(self.ctx, segment_id)
+
+    def rfm(self, value_event: str, amount_property: str, lookback_days: int = 365) -> RfmResult:
+        """RFM scores of the buyers: the R x F grid with buyers and revenue, and totals per segment."""
+        query = RfmQuery(value_event=value_event, amount_property=amount_property, lookback_days=lookback_days)
+        return run_rfm(self._runtime.store, self.ctx, query)
 
     def import_segment_list(self, segment_id: int, csv_text: str, *, replace: bool = True) -> SegmentInfo:
         """Load a static segment's ids from CSV text (header `distinct_id` or `person_id`)."""

@@ -21,6 +21,7 @@ from opsloop.runtime import Runtime
 from opsloop.store.events import QueryFailed, QueryTimeout
 from opsloop.users.catalogue import CatalogueEdit, CatalogueEntryMissing
 from opsloop.users.definitions import Group
+from opsloop.users.rfm import RfmQuery, run_rfm
 from opsloop.users.segment_library import SegmentInvalid
 from opsloop.users.segments import SegmentInput, SegmentMissing
 from opsloop.users.static_lists import ListInvalid
@@ -257,3 +258,26 @@ def segment_delete(segment_id: int, project: ProjectId, data_dir: DataDir = None
     """Delete a segment that no other segment refers to."""
     _call(lambda rt: rt.segments.delete(project, segment_id), data_dir)
     console.print(f"segment {segment_id} deleted")
+
+
+@app.command()
+def rfm(
+    project: ProjectId,
+    event: Annotated[str, typer.Option(help="The value event (e.g. purchase).")],
+    amount: Annotated[str, typer.Option(help="Its amount property (e.g. revenue).")],
+    days: Annotated[int, typer.Option(help="Look-back window in days, today included.")] = 365,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    """RFM: the 5 x 5 R x F grid with buyers, revenue and segment names."""
+    try:
+        query = RfmQuery(value_event=event, amount_property=amount, lookback_days=days)
+    except ValidationError as exc:
+        console.print(f"[red]error:[/] {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+    result = _call(lambda rt: run_rfm(rt.store, rt.project_context(project), query), data_dir)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    _print([s.model_dump() for s in result.segments], ["segment", "persons", "revenue"], False)
+    _print([c.model_dump() for c in result.cells if c.persons], ["r", "f", "segment", "persons", "revenue"], False)

@@ -15,6 +15,7 @@ from opsloop.runtime import Runtime
 from opsloop.store.events import QueryFailed, QueryTimeout
 from opsloop.users.catalogue import CatalogueEdit, CatalogueEntryMissing, CatalogueItem, EntryKind
 from opsloop.users.definitions import Group
+from opsloop.users.rfm import RfmQuery, RfmResult, run_rfm
 from opsloop.users.segment_library import SegmentInvalid
 from opsloop.users.segments import SegmentInfo, SegmentInput, SegmentMissing, SizePoint
 from opsloop.users.static_lists import ListInvalid
@@ -186,3 +187,16 @@ async def import_list(
     except UnicodeDecodeError:
         raise HTTPException(400, "the CSV must be UTF-8 text") from None
     return await _call(runtime.segments.import_list, project_id, segment_id, text, replace=replace)
+
+
+# -- RFM ----------------------------------------------------------------------------------------------------
+
+
+@router.post("/rfm")
+async def rfm(
+    request: Request, project_id: int = Depends(authorised_project), runtime: Runtime = Depends(get_runtime)
+) -> RfmResult:
+    """RFM scores of the buyers: the 5 x 5 R x F grid with buyers and revenue, and totals per segment."""
+    query = await _body(request, RfmQuery)
+    ctx = runtime.project_context(project_id)
+    return await _call(run_rfm, runtime.store, ctx, query, timeout=runtime.settings.query_timeout_seconds)
