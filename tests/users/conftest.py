@@ -30,7 +30,7 @@ def members(
     project = engine.load(log)
     ctx = ProjectContext(project, timezone, "monday", today, SegmentLibrary.of(saved or {}))
     builder = QueryBuilder(engine.store.dialect, ctx)
-    rows = Fetch(engine.store, builder, 60).rows(member_ids(definition_members(group, builder)))
+    rows = Fetch(engine.store, builder, 60).rows(member_ids(definition_members(group, builder), builder))
     names = {person_uuid(d.distinct_id): d.distinct_id for d in log.events}
     names |= {person_uuid(d): d for d in [*log.person_properties, *log.merged.values()]}
     return {names.get(str(r["person_id"]), str(r["person_id"])) for r in rows}

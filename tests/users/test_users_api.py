@@ -256,3 +256,21 @@ def test_isolation(live_server: LiveServer) -> None:
     # A segment of the other project referring to this one's id is refused.
     ref = {"name": "sneaky", "definition": {"conditions": [{"type": "segment", "segment_id": segment}]}}
     assert client.post(url(other, "/segments"), json=ref, headers=auth(other)).status_code == 400
+
+
+def test_rfm(live_server: LiveServer) -> None:
+    project = live_server.project
+    shop(live_server, project)
+    client = live_server.client
+    body = {"value_event": "purchase", "amount_property": "amount", "lookback_days": 3660}
+    r = client.post(url(project, "/rfm"), json=body, headers=auth(project))
+    assert r.status_code == 200, r.text
+    # ann: 2 purchases (35.5), last 01-03; bob: 1 (5), last 01-04. Places 1, 2 score 1, 3.
+    result = r.json()
+    assert result["persons"] == 2 and result["revenue"] == 40.5
+    assert {(c["r"], c["f"], c["segment"]) for c in result["cells"] if c["persons"]} == {
+        (1, 3, "At Risk"),
+        (3, 1, "About to Sleep"),
+    }
+    r = client.post(url(project, "/rfm"), json={**body, "lookback_days": 0}, headers=auth(project))
+    assert r.status_code == 400 and r.json()["detail"].startswith("lookback_days")

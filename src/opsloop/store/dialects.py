@@ -161,6 +161,10 @@ class Dialect:
         """The number of elements of a list."""
         raise NotImplementedError
 
+    def as_text(self, value: exp.Expression) -> exp.Expression:
+        """A value (a UUID, a number) as its text."""
+        raise NotImplementedError
+
     def json_entries(self, source: exp.Select, document: str) -> exp.Select:
         """`source`'s rows (as `s`) once per top-level key of its JSON text column `document`, with the
         columns `k` (the key), `jt` (the value's type: `string`, `number`, `boolean`, `object` for objects
@@ -337,6 +341,10 @@ class DuckDBDialect(Dialect):
     def list_length(self, items: exp.Expression) -> exp.Expression:
         """`len`."""
         return _fn("len", items)
+
+    def as_text(self, value: exp.Expression) -> exp.Expression:
+        """`CAST(value AS TEXT)`."""
+        return exp.cast(value, "text")
 
     def json_entries(self, source: exp.Select, document: str) -> exp.Select:
         """A lateral `json_each` over the document."""
@@ -537,6 +545,10 @@ class ClickHouseDialect(Dialect):
     def list_length(self, items: exp.Expression) -> exp.Expression:
         """`length`."""
         return _fn("length", items)
+
+    def as_text(self, value: exp.Expression) -> exp.Expression:
+        """`toString(value)` (a cast to text would be Nullable(String), slower to sort: RFM 0.20 -> 0.15 s at 2M)."""
+        return _fn("toString", value)
 
     def json_entries(self, source: exp.Select, document: str) -> exp.Select:
         """`ARRAY JOIN JSONExtractKeysAndValuesRaw(document)`: each key with its raw JSON value."""

@@ -145,7 +145,7 @@ def scores(query: RfmQuery, builder: QueryBuilder) -> exp.Select:
         .from_(events.subquery("ev"))
         .group_by(col(PERSON))
     )
-    person_text = exp.cast(col(PERSON), "text")
+    person_text = builder.dialect.as_text(col(PERSON))
     places = exp.select(
         col(PERSON),
         "lt",

@@ -179,7 +179,7 @@ def static_members(distinct_ids: Sequence[str], person_ids: Sequence[str], build
         )
         parts.append(exp.In(this=col("id", _PERSONS), query=owners.subquery()))
     if person_ids:
-        as_text = exp.cast(col("id", _PERSONS), "text")
+        as_text = builder.dialect.as_text(col("id", _PERSONS))
         parts.append(builder.dialect.array_contains(builder.value(list(person_ids)), as_text))
     select = exp.select(exp.alias_(col("id", _PERSONS), PERSON, quoted=True)).from_(
         _persons(builder).subquery(_PERSONS)
@@ -192,7 +192,7 @@ def count_members(members: exp.Select) -> exp.Select:
     return exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(members.subquery("m"))
 
 
-def member_ids(members: exp.Select) -> exp.Select:
+def member_ids(members: exp.Select, builder: QueryBuilder) -> exp.Select:
     """The members' person ids as text, in order."""
-    as_text = exp.alias_(exp.cast(col(PERSON), "text"), PERSON, quoted=True)
+    as_text = exp.alias_(builder.dialect.as_text(col(PERSON)), PERSON, quoted=True)
     return exp.select(as_text).from_(members.subquery("m")).order_by(exp.Ordered(this=exp.column(PERSON)))

@@ -273,7 +273,7 @@ class SegmentService:
         """The person ids of a saved segment's members now, in order (not stored)."""
         builder, fetch = self._fetch(ctx)
         assert builder.ctx.segments is not None
-        statement = member_ids(builder.ctx.segments.membership(segment_id, builder))
+        statement = member_ids(builder.ctx.segments.membership(segment_id, builder), builder)
         return [str(r["person_id"]) for r in fetch.rows(statement)]
 
     def refresh(self, ctx: ProjectContext, segment_id: int) -> SegmentInfo:
