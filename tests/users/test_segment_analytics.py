@@ -155,3 +155,13 @@ def test_unknown_segment_is_a_clear_error(engine: Engine) -> None:
     query = {"kind": "trends", **RANGE, "series": [{"event": "pageview"}], "filters": [segment(9)]}
     with pytest.raises(SegmentInvalid, match="no segment 9"):
         run(engine, query)
+
+
+def test_other_kinds_take_segment_filters(engine: Engine) -> None:
+    # Pro persons' activity: alice 05-01 and 05-02, carol 05-02 (as c-anon) and 05-03.
+    active = run(engine, {"kind": "active_users", **RANGE, "filters": [segment(1)]})
+    assert active.dau == [1, 2, 1] and active.wau == [1, 2, 2]
+    # Lifecycle of the same persons: alice new on 05-01; carol new on 05-02, alice returning; 05-03 carol
+    # returning, alice dormant.
+    lifecycle = run(engine, {"kind": "lifecycle", **RANGE, "filters": [segment(1)]})
+    assert (lifecycle.new, lifecycle.returning, lifecycle.dormant) == ([1, 1, 0], [0, 1, 1], [0, 0, 1])
