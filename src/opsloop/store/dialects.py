@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from sqlglot import exp
@@ -165,9 +166,9 @@ class Dialect:
         """A value (a UUID, a number) as its text."""
         raise NotImplementedError
 
-    def json_entries(self, source: exp.Select, document: str) -> exp.Select:
-        """`source`'s rows (as `s`) once per top-level key of its JSON text column `document`, with the
-        columns `k` (the key), `jt` (the value's type: `string`, `number`, `boolean`, `object` for objects
+    def json_entries(self, source: exp.Select, document: str, keep: Sequence[str]) -> exp.Select:
+        """`source`'s rows (as `s`) once per top-level key of its JSON text column `document`: its columns
+        `keep` and `k` (the key), `jt` (the value's type: `string`, `number`, `boolean`, `object` for objects
         and arrays, `null`) and `jv` (the value as text: strings unquoted, anything else as JSON)."""
         raise NotImplementedError
 
@@ -346,7 +347,7 @@ class DuckDBDialect(Dialect):
         """`CAST(value AS TEXT)`."""
         return exp.cast(value, "text")
 
-    def json_entries(self, source: exp.Select, document: str) -> exp.Select:
+    def json_entries(self, source: exp.Select, document: str, keep: Sequence[str]) -> exp.Select:
         """A lateral `json_each` over the document."""
         kinds = {"VARCHAR": "string", "BOOLEAN": "boolean", "OBJECT": "object", "ARRAY": "object", "NULL": "null"}
         raw = exp.column("type", "je")
@@ -356,7 +357,7 @@ class DuckDBDialect(Dialect):
         )
         return (
             exp.select(
-                exp.Star(),
+                *[exp.column(c, "s", quoted=True) for c in keep],
                 exp.alias_(exp.column("key", "je"), "k"),
                 exp.alias_(kind, "jt"),
                 exp.alias_(_fn("json_extract_string", exp.column("value", "je"), _text("$")), "jv"),
@@ -550,8 +551,9 @@ class ClickHouseDialect(Dialect):
         """`toString(value)` (a cast to text would be Nullable(String), slower to sort: RFM 0.20 -> 0.15 s at 2M)."""
         return _fn("toString", value)
 
-    def json_entries(self, source: exp.Select, document: str) -> exp.Select:
-        """`ARRAY JOIN JSONExtractKeysAndValuesRaw(document)`: each key with its raw JSON value."""
+    def json_entries(self, source: exp.Select, document: str, keep: Sequence[str]) -> exp.Select:
+        """`ARRAY JOIN JSONExtractKeysAndValuesRaw(document)`: each key with its raw JSON value (the document
+        itself is not carried: repeating it per key doubled the cost)."""
         kinds = {"String": "string", "Bool": "boolean", "Object": "object", "Array": "object", "Null": "null"}
         raw = _fn("tupleElement", exp.column("kv"), exp.Literal.number(2))
         json_type = _fn("toString", _fn("JSONType", raw.copy()))
@@ -566,7 +568,7 @@ class ClickHouseDialect(Dialect):
         entries = _fn("JSONExtractKeysAndValuesRaw", exp.column(document, "s"))
         return (
             exp.select(
-                exp.Star(),
+                *[exp.column(c, "s", quoted=True) for c in keep],
                 exp.alias_(_fn("tupleElement", exp.column("kv"), exp.Literal.number(1)), "k"),
                 exp.alias_(kind, "jt"),
                 exp.alias_(value, "jv"),

@@ -81,7 +81,7 @@ class CatalogueEntryMissing(LookupError):
 
 def _stats(source: exp.Select, time: str, document: str, builder: QueryBuilder) -> exp.Select:
     """Per (key, type): values, first and last time, and how many strings read as date-times."""
-    entries = builder.dialect.json_entries(source, document)
+    entries = builder.dialect.json_entries(source, document, [time])
     is_datetime = exp.and_(
         exp.EQ(this=exp.column("jt"), expression=exp.Literal.string("string")),
         exp.RegexpLike(this=exp.column("jv"), expression=exp.Literal.string(_DATETIME)),
@@ -103,7 +103,7 @@ def _stats(source: exp.Select, time: str, document: str, builder: QueryBuilder) 
 
 def _top(source: exp.Select, document: str, builder: QueryBuilder) -> exp.Select:
     """Per key, its `TOP_VALUES` most frequent scalar values (ties by value) with their counts."""
-    entries = builder.dialect.json_entries(source, document)
+    entries = builder.dialect.json_entries(source, document, [])
     scalar = exp.In(this=exp.column("jt"), expressions=[exp.Literal.string(t) for t in ("string", "number", "boolean")])
     counted = (
         exp.select("k", "jv", exp.alias_(exp.Count(this=exp.Star()), "c"))
