@@ -205,7 +205,7 @@ def segment_size(
         ctx = rt.project_context(project)
         if definition is not None:
             return rt.segments.size_of(ctx, _definition(definition))
-        return len(rt.segments.members_of(ctx, segment or 0))
+        return rt.segments.size_now(ctx, segment or 0)
 
     typer.echo(str(_call(work, data_dir)))
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from opsloop.analytics.builder import QueryBuilder
 from opsloop.analytics.common import ANY_EVENT
@@ -98,13 +99,13 @@ class SegmentService:
 
     # -- reading ------------------------------------------------------------------------------------------
 
-    def _row(self, session: Any, project_id: int, segment_id: int) -> Segment:
+    def _row(self, session: Session, project_id: int, segment_id: int) -> Segment:
         row = session.get(Segment, segment_id)
         if row is None or row.project_id != project_id:
             raise SegmentMissing(f"there is no segment {segment_id} in project {project_id}")
         return row  # type: ignore[no-any-return]
 
-    def _info(self, session: Any, row: Segment) -> SegmentInfo:
+    def _info(self, session: Session, row: Segment) -> SegmentInfo:
         listed = 0
         if row.kind == "static":
             listed = len(session.scalars(select(SegmentListId.value).where(SegmentListId.segment_id == row.id)).all())
@@ -137,7 +138,7 @@ class SegmentService:
             rows = list(session.scalars(select(Segment).where(Segment.project_id == project_id)))
             return {r.id: self._spec(session, r) for r in rows}
 
-    def _spec(self, session: Any, row: Segment) -> SegmentSpec:
+    def _spec(self, session: Session, row: Segment) -> SegmentSpec:
         if row.definition is not None:
             return SegmentSpec(row.id, row.name, Group.model_validate(row.definition))
         ids = session.execute(
@@ -192,7 +193,7 @@ class SegmentService:
             return self._info(session, row)
 
     @staticmethod
-    def _flush_named(session: Any, name: str) -> None:
+    def _flush_named(session: Session, name: str) -> None:
         try:
             session.flush()
         except IntegrityError:
@@ -268,6 +269,13 @@ class SegmentService:
         )
         builder, fetch = self._fetch(ctx)
         return int(fetch.rows(count_members(definition_members(definition, builder)))[0]["n"])
+
+    def size_now(self, ctx: ProjectContext, segment_id: int) -> int:
+        """The live size of a saved segment (counted in the engine, not stored)."""
+        builder, fetch = self._fetch(ctx)
+        assert builder.ctx.segments is not None
+        statement = count_members(builder.ctx.segments.membership(segment_id, builder))
+        return int(fetch.rows(statement)[0]["n"])
 
     def members_of(self, ctx: ProjectContext, segment_id: int) -> list[str]:
         """The person ids of a saved segment's members now, in order (not stored)."""

@@ -149,9 +149,9 @@ async def segment_size(
 ) -> dict[str, Any]:
     """The live size of a saved segment, and its size history."""
     ctx = runtime.project_context(project_id)
-    members = await _call(runtime.segments.members_of, ctx, segment_id)
     history: list[SizePoint] = await _call(runtime.segments.history, project_id, segment_id)
-    return {"size": len(members), "history": [p.model_dump(mode="json") for p in history]}
+    size = await _call(runtime.segments.size_now, ctx, segment_id)
+    return {"size": size, "history": [p.model_dump(mode="json") for p in history]}
 
 
 @router.post("/segments/{segment_id}/refresh")
