@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -19,7 +20,7 @@ def test_catalogue_segments_and_rfm(tmp_path: Path) -> None:
     created = runner.invoke(app, ["project", "create", "Shop", "--json", *data])
     project = str(json.loads(created.stdout)["project_id"])
     events = tmp_path / "events.csv"
-    today = __import__("datetime").date.today().isoformat()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
     events.write_text(
         "uid,what,when,amount,plan\n"
         f"ann,purchase,{today}T00:00:01Z,30,pro\n"
