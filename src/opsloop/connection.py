@@ -23,6 +23,10 @@ from opsloop.config import Settings
 from opsloop.projects import ProjectInfo
 from opsloop.query.registry import execute_query
 from opsloop.runtime import Runtime
+from opsloop.users.catalogue import CatalogueItem, EntryKind
+from opsloop.users.definitions import Group
+from opsloop.users.rfm import RfmQuery, RfmResult, run_rfm
+from opsloop.users.segments import SegmentInfo, SegmentInput
 
 if TYPE_CHECKING:
     from opsloop.feedback.access import ProjectFeedback
@@ -50,6 +54,52 @@ class Project:
         from opsloop.feedback.access import ProjectFeedback
 
         return ProjectFeedback(self._runtime.feedback, self._runtime.themes, self.id)
+
+    def catalogue(self, kind: EntryKind | None = None) -> list[CatalogueItem]:
+        """The property catalogue (event names, event and person properties), computed on first use."""
+        return self._runtime.catalogue.entries(self.id, kind)
+
+    def refresh_catalogue(self) -> int:
+        """Recompute the catalogue's statistics; returns the number of entries."""
+        return self._runtime.catalogue.refresh(self.id)
+
+    def segments(self) -> list[SegmentInfo]:
+        """The project's saved segments."""
+        return self._runtime.segments.saved(self.id)
+
+    def create_segment(
+        self, name: str, definition: dict[str, Any] | Group | None = None, *, description: str = ""
+    ) -> SegmentInfo:
+        """Save a segment: a definition (as in the HTTP API), or none for a static list."""
+        body = SegmentInput(
+            name=name,
+            description=description,
+            kind="dynamic" if definition is not None else "static",
+            definition=Group.model_validate(definition) if isinstance(definition, dict) else definition,
+        )
+        return self._runtime.segments.create(self.id, body)
+
+    def segment_size(self, definition: dict[str, Any] | Group) -> int:
+        """The live size of a definition (saved or not)."""
+        group = Group.model_validate(definition) if isinstance(definition, dict) else definition
+        return self._runtime.segments.size_of(self.ctx, group)
+
+    def segment_members(self, segment_id: int) -> list[str]:
+        """The person ids of a saved segment's members now."""
+        return self._runtime.segments.members_of(self.ctx, segment_id)
+
+    def refresh_segment(self, segment_id: int) -> SegmentInfo:
+        """Materialise a segment's members and add its size to the history."""
+        return self._runtime.segments.refresh(self.ctx, segment_id)
+
+    def rfm(self, value_event: str, amount_property: str, lookback_days: int = 365) -> RfmResult:
+        """RFM scores of the buyers: the R x F grid with buyers and revenue, and totals per segment."""
+        query = RfmQuery(value_event=value_event, amount_property=amount_property, lookback_days=lookback_days)
+        return run_rfm(self._runtime.store, self.ctx, query)
+
+    def import_segment_list(self, segment_id: int, csv_text: str, *, replace: bool = True) -> SegmentInfo:
+        """Load a static segment's ids from CSV text (header `distinct_id` or `person_id`)."""
+        return self._runtime.segments.import_list(self.id, segment_id, csv_text, replace=replace)
 
 
 class Connection:

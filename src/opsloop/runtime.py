@@ -17,6 +17,8 @@ from opsloop.ingest.writer import EventWriter
 from opsloop.projects import ProjectError, ProjectService
 from opsloop.store.events import EventStore, StoreLocked, open_event_store
 from opsloop.store.metadata import MetadataStore
+from opsloop.users.catalogue import CatalogueService
+from opsloop.users.segments import SegmentService
 
 if TYPE_CHECKING:
     from opsloop.accounts.signin import Accounts
@@ -82,7 +84,22 @@ class Runtime:
         if info is None:
             raise ProjectError(f"project {project_id} does not exist")
         week_start = "sunday" if info.week_start == "sunday" else "monday"
-        return ProjectContext(project_id=info.id, timezone=info.timezone, week_start=week_start)
+        return ProjectContext(
+            project_id=info.id,
+            timezone=info.timezone,
+            week_start=week_start,
+            segments=self.segments.library(info.id),
+        )
+
+    @cached_property
+    def segments(self) -> SegmentService:
+        """Saved segments: definitions, sizes, members, static lists."""
+        return SegmentService(self.metadata, self.store)
+
+    @cached_property
+    def catalogue(self) -> CatalogueService:
+        """The property catalogue."""
+        return CatalogueService(self.metadata, self.store)
 
     @cached_property
     def writer(self) -> EventWriter:

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlglot import exp
 
-from opsloop.analytics.common import ANY_EVENT, OTHER_VALUE, Breakdown, Interval, PropertyFilter, PropertyType
+from opsloop.analytics.common import (
+    ANY_EVENT,
+    OTHER_VALUE,
+    Breakdown,
+    Interval,
+    PropertyFilter,
+    PropertyType,
+)
 from opsloop.analytics.timeframe import DateSpan, ProjectContext
 from opsloop.store.dialects import Dialect
 
@@ -39,6 +46,18 @@ def num(value: float) -> exp.Literal:
     return exp.Literal.number(value)
 
 
+class SegmentSource(Protocol):
+    """The saved segments of a project, as filters and breakdowns of type `segment` read them."""
+
+    def membership(self, segment_id: int, builder: QueryBuilder) -> exp.Select:
+        """`SELECT person_id` of the segment's current members (one row each), built with `builder`."""
+        ...
+
+    def label(self, segment_id: int) -> str:
+        """The segment's name: its breakdown value."""
+        ...
+
+
 class QueryBuilder:
     """Builds the SQL of one analysis for one engine, collecting the named parameters it binds."""
 
@@ -48,6 +67,9 @@ class QueryBuilder:
         self.params: dict[str, Any] = {}
         #: The UTC stretch the statements' `events()` relations cover (lets the dialect convert times fast).
         self.scanned: tuple[dt.datetime, dt.datetime] | None = None
+        #: Resolve persons through identity merges in every `events()` relation, whatever the caller asks
+        #: (set when a segment filter or breakdown reads the person of rows outside `events()`).
+        self.always_resolve_persons = False
 
     # -- values and properties -------------------------------------------------------------------------
 
@@ -69,6 +91,10 @@ class QueryBuilder:
     def matches(self, rule: PropertyFilter, document: exp.Expression | None = None) -> exp.Expression:
         """The condition a property filter stands for (documented in docs/metrics.md, "Filters"), on the
         `ev` relation or on the properties in `document`."""
+        if rule.type == "segment":
+            assert rule.segment_id is not None
+            member = self.in_segment(rule.segment_id, document is not None)
+            return member if rule.op == "eq" else exp.Not(this=member)
         text = self.prop(rule.property, rule.type, document)
         if rule.op == "is_set":
             return exp.Not(this=exp.Is(this=text, expression=exp.Null()))
@@ -87,6 +113,36 @@ class QueryBuilder:
             return self.dialect.contains_text(text, self.value(str(rule.value)))
         compare = {"gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}[rule.op]
         return compare(this=self.number(text), expression=self.value(float(rule.value)))
+
+    def in_segment(self, segment_id: int, in_join: bool = False) -> exp.Expression:
+        """Whether the row's person is a member of a saved segment: of the `ev` relation, or (`in_join`) of
+        the events join inside `events()`."""
+        source = self.ctx.segments
+        if source is None:
+            from opsloop.query.registry import QueryInvalid
+
+            raise QueryInvalid("segment filters and breakdowns need the project's saved segments")
+        person = self._joined_person() if in_join else col(PERSON)
+        return exp.In(this=person, query=source.membership(segment_id, self).subquery())
+
+    def breakdown_text(self, breakdown: Breakdown, document: exp.Expression | None = None) -> exp.Expression:
+        """A row's raw breakdown value as text: the property, or (type `segment`) the name of the first of
+        the segments the row's person is a member of (NULL for none)."""
+        if breakdown.type != "segment":
+            return self.prop(breakdown.property, breakdown.type, document)
+        source = self.ctx.segments
+        labels = [source.label(s) if source is not None else str(s) for s in breakdown.segment_ids]
+        return exp.Case(
+            ifs=[
+                exp.If(this=self.in_segment(segment_id, document is not None), true=self.value(label))
+                for segment_id, label in zip(breakdown.segment_ids, labels, strict=True)
+            ]
+        )
+
+    @staticmethod
+    def _joined_person() -> exp.Expression:
+        """The person of a row of the events join in `events()`, after identity merges."""
+        return exp.func("coalesce", col(PERSON, "pdi"), col(PERSON, "e"))
 
     def _equals(self, text: exp.Expression, value: str | int | float | bool) -> exp.Expression:
         if isinstance(value, bool):
@@ -152,8 +208,8 @@ class QueryBuilder:
         else:
             self.scanned = (min(self.scanned[0], start), max(self.scanned[1], end))
         need_person = with_person or any(f.type == "person" for f in filters)
-        resolve_persons = resolve_persons or need_person
-        person = exp.func("coalesce", col(PERSON, "pdi"), col(PERSON, "e")) if resolve_persons else col(PERSON, "e")
+        resolve_persons = resolve_persons or need_person or self.always_resolve_persons
+        person = self._joined_person() if resolve_persons else col(PERSON, "e")
         distinct_ids = (
             exp.select("distinct_id", PERSON)
             .from_(self.dialect.replica_table("person_distinct_ids"))
@@ -204,7 +260,7 @@ class QueryBuilder:
     def breakdown_value(self, breakdown: Breakdown, top_cte: str) -> exp.Expression:
         """The breakdown value of an `ev` row: the property text when among the top values, `$other` for
         any other value, NULL when the property is not set."""
-        text = self.prop(breakdown.property, breakdown.type)
+        text = self.breakdown_text(breakdown)
         in_top = exp.In(this=text.copy(), query=exp.select("bv").from_(top_cte).subquery())
         return exp.Case(
             ifs=[
@@ -216,7 +272,7 @@ class QueryBuilder:
 
     def top_values(self, breakdown: Breakdown, source: str) -> exp.Select:
         """The `limit` most frequent values of the breakdown property among `source`'s rows (ties by value)."""
-        text = self.prop(breakdown.property, breakdown.type)
+        text = self.breakdown_text(breakdown)
         return (
             exp.select(exp.alias_(text, "bv"))
             .from_(source)

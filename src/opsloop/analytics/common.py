@@ -17,6 +17,8 @@ OTHER_VALUE = "$other"
 Interval = Literal["hour", "day", "week", "month"]
 Period = Literal["day", "week", "month"]
 PropertyType = Literal["event", "person"]
+#: What a filter or breakdown reads: an event property, a person property, or membership of saved segments.
+FilterType = Literal["event", "person", "segment"]
 FilterOp = Literal["eq", "neq", "in", "gt", "gte", "lt", "lte", "contains", "is_set", "is_not_set"]
 Scalar = str | int | float | bool
 
@@ -39,12 +41,18 @@ class Model(BaseModel):
 
 
 class PropertyFilter(Model):
-    """One condition on an event property or on the (current) property of the event's person."""
+    """One condition on an event property, on the (current) property of the event's person, or (type
+    `segment`) on whether the event's person is a member of a saved segment."""
 
-    property: str = Field(description="property name, as sent (e.g. `$browser`, `plan`)")
-    type: PropertyType = Field("event", description="`event`: the event's property; `person`: the person's")
+    property: str = Field("", description="property name, as sent (e.g. `$browser`, `plan`)")
+    type: FilterType = Field(
+        "event", description="`event`: the event's property; `person`: the person's; `segment`: segment membership"
+    )
     op: FilterOp = Field("eq", description="comparison; `gt`..`lte` compare numbers")
     value: Scalar | list[Scalar] | None = Field(None, description="a value; a list for `in`; none for `is_set`")
+    segment_id: int | None = Field(
+        None, ge=1, description="type `segment`: the segment (`op` `eq`: member, `neq`: not a member)"
+    )
 
     @field_validator("property")
     @classmethod
@@ -53,6 +61,12 @@ class PropertyFilter(Model):
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> PropertyFilter:
+        if self.type == "segment":
+            return self._segment_rule()
+        if not self.property:
+            raise ValueError("`property` is required")
+        if self.segment_id is not None:
+            raise ValueError("`segment_id` is only for filters of type `segment`")
         if self.op in ("is_set", "is_not_set"):
             if self.value is not None:
                 raise ValueError(f"`{self.op}` takes no value")
@@ -67,18 +81,44 @@ class PropertyFilter(Model):
             raise ValueError("`contains` needs a text value")
         return self
 
+    def _segment_rule(self) -> PropertyFilter:
+        if self.segment_id is None:
+            raise ValueError("a filter of type `segment` needs a `segment_id`")
+        if self.property or self.value is not None:
+            raise ValueError("a filter of type `segment` takes `segment_id` and `op` (`eq` or `neq`) only")
+        if self.op not in ("eq", "neq"):
+            raise ValueError("a filter of type `segment` takes `op` `eq` (member) or `neq` (not a member)")
+        return self
+
 
 class Breakdown(Model):
-    """Split results by the value of a property: the top `limit` values, the rest as `$other`."""
+    """Split results by the value of a property (the top `limit` values, the rest as `$other`), or (type
+    `segment`) by the first of `segment_ids` the event's person is a member of."""
 
-    property: str = Field(description="property name")
-    type: PropertyType = Field("event", description="`event` or `person` property")
+    property: str = Field("", description="property name")
+    type: FilterType = Field("event", description="`event` or `person` property, or `segment` membership")
     limit: int = Field(10, ge=1, le=100, description="how many values to keep before grouping the rest")
+    segment_ids: list[int] = Field(
+        default_factory=list, max_length=20, description="type `segment`: the segments, in order of precedence"
+    )
 
     @field_validator("property")
     @classmethod
     def _name(cls, value: str) -> str:
         return check_name(value, "breakdown property")
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> Breakdown:
+        if self.type == "segment":
+            if not self.segment_ids or self.property:
+                raise ValueError("a breakdown of type `segment` takes 1 to 20 `segment_ids` and no `property`")
+            if len(set(self.segment_ids)) != len(self.segment_ids) or min(self.segment_ids) < 1:
+                raise ValueError("`segment_ids` must be distinct segment ids")
+        elif not self.property:
+            raise ValueError("`property` is required")
+        elif self.segment_ids:
+            raise ValueError("`segment_ids` is only for breakdowns of type `segment`")
+        return self
 
 
 class EventName(Model):
@@ -107,3 +147,14 @@ class RangeQuery(Model):
             if (self.date_to - self.date_from).days >= MAX_RANGE_DAYS:
                 raise ValueError(f"the date range may cover at most {MAX_RANGE_DAYS} days")
         return self
+
+
+def uses_segments(value: object) -> bool:
+    """Whether a query (or any part of it) has a filter or breakdown of type `segment`."""
+    if isinstance(value, PropertyFilter | Breakdown):
+        return value.type == "segment"
+    if isinstance(value, BaseModel):
+        return any(uses_segments(getattr(value, name)) for name in type(value).model_fields)
+    if isinstance(value, list | tuple):
+        return any(uses_segments(item) for item in value)
+    return False

@@ -27,10 +27,10 @@ from opsloop.analytics.builder import PERSON, PROPERTIES, QueryBuilder, col, num
 from opsloop.analytics.common import (
     ANY_EVENT,
     MAX_RANGE_DAYS,
+    Breakdown,
     EventName,
     Model,
     PropertyFilter,
-    PropertyType,
     RangeQuery,
 )
 from opsloop.analytics.timeframe import DateSpan
@@ -119,9 +119,9 @@ def _flag(condition: exp.Expr) -> exp.Expr:
     return exp.Case(ifs=[exp.If(this=condition, true=num(1))], default=num(0))
 
 
-def value_index(builder: QueryBuilder, prop: str, kind: PropertyType, top: list[str]) -> exp.Expr:
+def value_index(builder: QueryBuilder, breakdown: Breakdown, top: list[str]) -> exp.Expr:
     """The breakdown value of an events row as an index: 0 unset, 1..N the top values in order, N+1 any other."""
-    text = builder.prop(prop, kind)
+    text = builder.breakdown_text(breakdown)
     ifs = [exp.If(this=exp.Is(this=text.copy(), expression=exp.Null()), true=num(0))]
     ifs += [
         exp.If(this=exp.EQ(this=text.copy(), expression=builder.value(v)), true=num(i + 1)) for i, v in enumerate(top)

@@ -160,7 +160,7 @@ def _aggregates(query: FunnelQuery, builder: QueryBuilder) -> list[exp.Expr]:
 def _statement(query: FunnelQuery, builder: QueryBuilder, span: DateSpan, top: list[str]) -> exp.Select:
     breakdown = query.breakdown
     events = funnel_events(query, builder, span, with_person=breakdown is not None and breakdown.type == "person")
-    value = value_index(builder, breakdown.property, breakdown.type, top) if breakdown else num(0)
+    value = value_index(builder, breakdown, top) if breakdown else num(0)
     persons = exp.select(*_person_columns(query, builder)).from_(PATHS)
     grouped = (
         exp.select(

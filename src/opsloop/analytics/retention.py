@@ -147,7 +147,7 @@ def _events(query: RetentionQuery, span: DateSpan, builder: QueryBuilder) -> exp
     if breakdown is not None:
         document = col(PROPERTIES, "pp" if by_person else "e")
         # Only a start event's value is ever used: the others are not parsed.
-        value = builder.prop(breakdown.property, breakdown.type, document)
+        value = builder.breakdown_text(breakdown, document)
         extra.append(_named(_when(is_start.copy(), value), "bv"))
     sides = [*query.start_filters, *query.return_filters]
     first_time = query.retention_type == "first_time"

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlglot import exp
 
 from opsloop.analytics.builder import QueryBuilder
+from opsloop.analytics.common import uses_segments
 from opsloop.analytics.timeframe import ProjectContext
 from opsloop.store.events import EventStore
 
@@ -54,6 +55,7 @@ def run_analysis(
 ) -> R:
     """Validate-free entry point: `query` is already a validated model of `analysis`."""
     builder = QueryBuilder(store.dialect, ctx)
+    builder.always_resolve_persons = uses_segments(query)
     return analysis.compute(query, builder, Fetch(store, builder, timeout))
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 from opsloop.analytics.common import Interval
+
+if TYPE_CHECKING:
+    from opsloop.analytics.builder import SegmentSource
 
 WeekStart = Literal["monday", "sunday"]
 #: How far back a query may look before `date_from` (rolling MAU, lifecycle's previous period).
@@ -22,6 +25,8 @@ class ProjectContext:
     timezone: str = "UTC"
     week_start: WeekStart = "monday"
     today: dt.date | None = None
+    #: Where filters and breakdowns of type `segment` find the project's saved segments (None: not available).
+    segments: SegmentSource | None = field(default=None, compare=False, repr=False)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -517,5 +517,8 @@ def user_list(
     Console().print(table)
 
 
+# Command groups defined in their own modules register themselves on `app` (imported last: they import it).
+from opsloop.cli import users as _users  # noqa: E402, F401
+
 if __name__ == "__main__":
     app()

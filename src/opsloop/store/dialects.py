@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from sqlglot import exp
@@ -159,6 +160,16 @@ class Dialect:
 
     def list_length(self, items: exp.Expression) -> exp.Expression:
         """The number of elements of a list."""
+        raise NotImplementedError
+
+    def as_text(self, value: exp.Expression) -> exp.Expression:
+        """A value (a UUID, a number) as its text."""
+        raise NotImplementedError
+
+    def json_entries(self, source: exp.Select, document: str, keep: Sequence[str]) -> exp.Select:
+        """`source`'s rows (as `s`) once per top-level key of its JSON text column `document`: its columns
+        `keep` and `k` (the key), `jt` (the value's type: `string`, `number`, `boolean`, `object` for objects
+        and arrays, `null`) and `jv` (the value as text: strings unquoted, anything else as JSON)."""
         raise NotImplementedError
 
 
@@ -331,6 +342,29 @@ class DuckDBDialect(Dialect):
     def list_length(self, items: exp.Expression) -> exp.Expression:
         """`len`."""
         return _fn("len", items)
+
+    def as_text(self, value: exp.Expression) -> exp.Expression:
+        """`CAST(value AS TEXT)`."""
+        return exp.cast(value, "text")
+
+    def json_entries(self, source: exp.Select, document: str, keep: Sequence[str]) -> exp.Select:
+        """A lateral `json_each` over the document."""
+        kinds = {"VARCHAR": "string", "BOOLEAN": "boolean", "OBJECT": "object", "ARRAY": "object", "NULL": "null"}
+        raw = exp.column("type", "je")
+        kind = exp.Case(
+            ifs=[exp.If(this=exp.EQ(this=raw.copy(), expression=_text(a)), true=_text(b)) for a, b in kinds.items()],
+            default=_text("number"),
+        )
+        return (
+            exp.select(
+                *[exp.column(c, "s", quoted=True) for c in keep],
+                exp.alias_(exp.column("key", "je"), "k"),
+                exp.alias_(kind, "jt"),
+                exp.alias_(_fn("json_extract_string", exp.column("value", "je"), _text("$")), "jv"),
+            )
+            .from_(source.subquery("s"))
+            .join(exp.alias_(_fn("json_each", exp.column(document, "s")), "je"))
+        )
 
     #: A row group: DuckDB writes whole row groups compressed straight into the file; a partial one goes
     #: through the write-ahead log and is written again at the next checkpoint.
@@ -512,6 +546,36 @@ class ClickHouseDialect(Dialect):
     def list_length(self, items: exp.Expression) -> exp.Expression:
         """`length`."""
         return _fn("length", items)
+
+    def as_text(self, value: exp.Expression) -> exp.Expression:
+        """`toString(value)` (a cast to text would be Nullable(String), slower to sort: RFM 0.20 -> 0.15 s at 2M)."""
+        return _fn("toString", value)
+
+    def json_entries(self, source: exp.Select, document: str, keep: Sequence[str]) -> exp.Select:
+        """`ARRAY JOIN JSONExtractKeysAndValuesRaw(document)`: each key with its raw JSON value (the document
+        itself is not carried: repeating it per key doubled the cost)."""
+        kinds = {"String": "string", "Bool": "boolean", "Object": "object", "Array": "object", "Null": "null"}
+        raw = _fn("tupleElement", exp.column("kv"), exp.Literal.number(2))
+        json_type = _fn("toString", _fn("JSONType", raw.copy()))
+        kind = exp.Case(
+            ifs=[
+                exp.If(this=exp.EQ(this=json_type.copy(), expression=_text(a)), true=_text(b)) for a, b in kinds.items()
+            ],
+            default=_text("number"),
+        )
+        is_string = exp.EQ(this=json_type.copy(), expression=_text("String"))
+        value = exp.Case(ifs=[exp.If(this=is_string, true=_fn("JSONExtractString", raw.copy()))], default=raw.copy())
+        entries = _fn("JSONExtractKeysAndValuesRaw", exp.column(document, "s"))
+        return (
+            exp.select(
+                *[exp.column(c, "s", quoted=True) for c in keep],
+                exp.alias_(_fn("tupleElement", exp.column("kv"), exp.Literal.number(1)), "k"),
+                exp.alias_(kind, "jt"),
+                exp.alias_(value, "jv"),
+            )
+            .from_(source.subquery("s"))
+            .join(exp.Join(this=exp.alias_(entries, "kv"), kind="ARRAY"))
+        )
 
     def events_ddl(self) -> list[str]:
         """ClickHouse tables; events ordered by person so per-person scans (funnels, retention) read in order."""

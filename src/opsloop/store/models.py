@@ -118,3 +118,4 @@ class ImportRun(Base):
 from opsloop.accounts import tables as _accounts_tables  # noqa: E402, F401
 from opsloop.dashboards import tables as _dashboard_tables  # noqa: E402, F401
 from opsloop.feedback import models as _feedback_models  # noqa: E402, F401
+from opsloop.users import tables as _users_tables  # noqa: E402, F401

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
-from opsloop.web import api, capture, dashboards_api, feedback, ops
+from opsloop.web import api, capture, dashboards_api, feedback, ops, users_api
 from opsloop.web.console import install_console
 
 log = logging.getLogger("opsloop.web")
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(ops.router, tags=["operations"])
     app.include_router(dashboards_api.router)
     app.include_router(feedback.router, tags=["feedback"])
+    app.include_router(users_api.router, tags=["users"])
     install_console(app)
 
     @app.exception_handler(RequestValidationError)
