@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -127,7 +128,9 @@ def live_console(make_settings: Callable[..., Settings]) -> Iterator[LiveConsole
 def chromium() -> Iterator[Any]:
     """Debian's headless Chromium driven by Playwright (shared by every browser test of the session)."""
     if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+        if os.environ.get("OPSLOOP_TEST_REQUIRE_CHROMIUM"):
+            pytest.fail("OPSLOOP_TEST_REQUIRE_CHROMIUM is set but /usr/bin/chromium is missing")
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
