@@ -26,6 +26,7 @@ from opsloop.runtime import Runtime
 
 if TYPE_CHECKING:
     from opsloop.feedback.access import ProjectFeedback
+    from opsloop.requirements.access import ProjectRequirements
 
 
 class Project:
@@ -50,6 +51,13 @@ class Project:
         from opsloop.feedback.access import ProjectFeedback
 
         return ProjectFeedback(self._runtime.feedback, self._runtime.themes, self.id)
+
+    @property
+    def requirements(self) -> ProjectRequirements:
+        """The project's requirements board (see `opsloop.requirements.access`)."""
+        from opsloop.requirements.access import ProjectRequirements
+
+        return ProjectRequirements(self._runtime.requirements, self._runtime.requirement_reports, self.id)
 
 
 class Connection:

@@ -115,5 +115,7 @@ class ImportRun(Base):
 
 
 # Tables of other domains register on `Base` when their module is imported (Alembic reads `Base.metadata`).
+from opsloop.annotations import models as _annotation_models  # noqa: E402, F401
 from opsloop.dashboards import tables as _dashboard_tables  # noqa: E402, F401
 from opsloop.feedback import models as _feedback_models  # noqa: E402, F401
+from opsloop.requirements import models as _requirement_models  # noqa: E402, F401

@@ -14,7 +14,10 @@ from fastapi.responses import JSONResponse
 from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
+from opsloop.web import annotations as annotations_api
 from opsloop.web import api, capture, dashboards_api, feedback, ops
+from opsloop.web import requirements as requirements_api
+from opsloop.web import roadmap as roadmap_page
 
 log = logging.getLogger("opsloop.web")
 
@@ -63,6 +66,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(ops.router, tags=["operations"])
     app.include_router(dashboards_api.router)
     app.include_router(feedback.router, tags=["feedback"])
+    app.include_router(requirements_api.router)
+    app.include_router(annotations_api.router)
+    app.include_router(roadmap_page.router)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
