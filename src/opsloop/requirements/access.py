@@ -11,6 +11,7 @@ with opsloop.connect("opsloop-data") as ops:
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from opsloop.requirements.board import RequirementBoard
@@ -55,7 +56,7 @@ class ProjectRequirements:
         """Change fields or the status."""
         return self._board.update(self.project_id, requirement_id, RequirementUpdate(**changes))
 
-    def link(self, requirement_id: int, item_ids: list[int]) -> RequirementOut:
+    def link(self, requirement_id: int, item_ids: builtins.list[int]) -> RequirementOut:
         """Link feedback items."""
         return self._board.link(self.project_id, requirement_id, item_ids)
 

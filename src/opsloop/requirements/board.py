@@ -7,7 +7,9 @@ Moving a requirement to `shipped` places an annotation on the project's charts i
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -137,7 +139,7 @@ class RequirementBoard:
         items.sort(key=lambda r: getattr(r, sort), reverse=descending)
         return RequirementPage(total=len(items), items=items)
 
-    def history(self, project_id: int, requirement_id: int) -> list[StatusChangeOut]:
+    def history(self, project_id: int, requirement_id: int) -> builtins.list[StatusChangeOut]:
         """The requirement's status changes, oldest first (the first is its creation)."""
         with self.metadata.session() as session:
             self._row(session, project_id, requirement_id)
@@ -151,7 +153,7 @@ class RequirementBoard:
                 for r in rows
             ]
 
-    def linked_items(self, project_id: int, requirement_id: int) -> list[FeedbackItem]:
+    def linked_items(self, project_id: int, requirement_id: int) -> builtins.list[FeedbackItem]:
         """The linked feedback items (detached rows), oldest first."""
         with self.metadata.session() as session:
             self._row(session, project_id, requirement_id)
@@ -162,9 +164,9 @@ class RequirementBoard:
                 .order_by(FeedbackItem.created_at, FeedbackItem.id)
             ).all()
             session.expunge_all()
-            return list(rows)
+            return builtins.list(rows)
 
-    def persons(self, project_id: int, requirement_id: int) -> list[str]:
+    def persons(self, project_id: int, requirement_id: int) -> builtins.list[str]:
         """The distinct persons behind the linked feedback (identity merges resolved), sorted."""
         with self.metadata.session() as session:
             self._row(session, project_id, requirement_id)
@@ -289,7 +291,7 @@ class RequirementBoard:
 
     # -- feedback links -----------------------------------------------------------------------------------
 
-    def link(self, project_id: int, requirement_id: int, item_ids: list[int]) -> RequirementOut:
+    def link(self, project_id: int, requirement_id: int, item_ids: Sequence[int]) -> RequirementOut:
         """Link feedback items (their status becomes `linked`); linking one twice changes nothing."""
         with self.metadata.session() as session, session.begin():
             row = self._row(session, project_id, requirement_id)
@@ -299,7 +301,7 @@ class RequirementBoard:
             return self._output(session, row)
 
     @staticmethod
-    def _link(session: Session, row: Requirement, item_ids: list[int]) -> None:
+    def _link(session: Session, row: Requirement, item_ids: Sequence[int]) -> None:
         if not item_ids:
             return
         wanted = sorted({i for i in item_ids if 0 < i <= 2**31 - 1})
@@ -395,7 +397,7 @@ class RequirementBoard:
             return self._output(session, row)
 
 
-def _release(session: Session, item_ids: list[int]) -> None:
+def _release(session: Session, item_ids: Sequence[int]) -> None:
     """Items linked to no requirement any more go back from `linked` to `triaged`."""
     for item_id in item_ids:
         still = session.scalar(select(RequirementFeedback.item_id).where(RequirementFeedback.item_id == item_id))
