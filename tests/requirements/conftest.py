@@ -60,12 +60,15 @@ class Shop:
 
 
 @pytest.fixture
-def make_shop(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Callable[..., Shop]]:
-    """Open a runtime (`engine`: duckdb or chdb) and create a project in it (UTC unless told)."""
+def make_shop(
+    make_settings: Callable[..., Settings], tmp_path: Path, metadata_url: str
+) -> Iterator[Callable[..., Shop]]:
+    """Open a runtime (`engine`: duckdb or chdb events; SQLite, or PostgreSQL when configured, metadata) and
+    create a project in it (UTC unless told)."""
     opened: list[Runtime] = []
 
     def make(engine: str = "duckdb", timezone: str = "UTC") -> Shop:
-        overrides: dict[str, object] = {}
+        overrides: dict[str, object] = {"database_url": metadata_url}
         if engine == "chdb":
             overrides["events_url"] = f"chdb://{tmp_path / 'chdb'}"
         runtime = opened[0] if opened else Runtime(make_settings(**overrides))

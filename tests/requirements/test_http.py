@@ -4,6 +4,7 @@ annotations for charts, and the public roadmap (off by default, escaped, switcha
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from tests.conftest import LiveServer
 
@@ -78,6 +79,8 @@ def test_board_over_http_with_clear_errors(live_server: LiveServer) -> None:
     )
     manual = client.post(f"{base}/annotations", json={"date": "2024-03-01", "text": "Pricing change"}, headers=auth)
     assert manual.status_code == 200 and manual.json()["source"] == "manual"
+    assert client.delete(f"{base}/annotations/99999999999", headers=auth).status_code == 404
+    assert client.delete(f"{base}/annotations/{manual.json()['id']}", headers=auth).status_code == 204
     history = client.get(f"{base}/requirements/{rid}/history", headers=auth).json()
     assert [h["to_status"] for h in history] == ["under_review", "shipped"]
     detail = client.get(f"{base}/requirements/{rid}", headers=auth)
@@ -124,9 +127,10 @@ def test_public_roadmap_is_off_by_default_escaped_and_switchable(live_server: Li
         ]
     ]
     assert all("id" in m for m in made)
-    on = client.put(f"{base}/roadmap", json={"enabled": True, "slug": "acme-app", "title": "Acme & Co"}, headers=auth)
-    assert on.status_code == 200 and on.json()["path"] == "/roadmap/acme-app"
-    page = client.get("/roadmap/acme-app")  # no credentials
+    slug = f"acme-{secrets.token_hex(4)}"  # PostgreSQL runs share one database
+    on = client.put(f"{base}/roadmap", json={"enabled": True, "slug": slug, "title": "Acme & Co"}, headers=auth)
+    assert on.status_code == 200 and on.json()["path"] == f"/roadmap/{slug}"
+    page = client.get(f"/roadmap/{slug}")  # no credentials
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
     assert "<script>" not in html and "<img" not in html
@@ -142,10 +146,10 @@ def test_public_roadmap_is_off_by_default_escaped_and_switchable(live_server: Li
     other = live_server.new_project()
     taken = client.put(
         f"/api/projects/{other.project.id}/roadmap",
-        json={"enabled": True, "slug": "acme-app"},
+        json={"enabled": True, "slug": slug},
         headers=_auth(other.api_key),
     )
     assert taken.status_code == 409 and "slug" in taken.json()["detail"]
     client.put(f"{base}/roadmap", json={"enabled": False}, headers=auth)
-    assert client.get("/roadmap/acme-app").status_code == 404, "switched off"
+    assert client.get(f"/roadmap/{slug}").status_code == 404, "switched off"
     assert client.get("/roadmap/" + "x" * 300).status_code == 404

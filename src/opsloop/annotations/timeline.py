@@ -115,7 +115,8 @@ class AnnotationService:
     def delete(self, project_id: int, annotation_id: int) -> None:
         """Delete one annotation of the project (404 if there is none)."""
         with self.metadata.session() as session, session.begin():
-            row = session.get(Annotation, annotation_id)
+            # An id beyond the INTEGER range is simply not found (PostgreSQL would refuse the lookup).
+            row = session.get(Annotation, annotation_id) if 0 < annotation_id <= 2**31 - 1 else None
             if row is None or row.project_id != project_id:
                 raise AnnotationInvalid("annotation_id", f"no annotation {annotation_id} in project {project_id}", 404)
             session.delete(row)
