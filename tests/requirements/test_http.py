@@ -119,7 +119,13 @@ def test_public_roadmap_is_off_by_default_escaped_and_switchable(live_server: Li
     made = [
         client.post(f"{base}/requirements", json=body, headers=auth).json()
         for body in [
-            {"title": hostile, "status": "planned", "public": True, "description": "<img src=x onerror=alert(1)>"},
+            {
+                "title": hostile,
+                "status": "planned",
+                "public": True,
+                "public_summary": "<img src=x onerror=alert(1)> for iOS",
+                "description": "Internal: ACME churn risk",
+            },
             {"title": "Dark mode", "status": "in_progress", "public": True},
             {"title": "Secret deal for ACME", "status": "planned", "public": False},
             {"title": "Declined idea", "status": "declined", "public": True},
@@ -136,7 +142,8 @@ def test_public_roadmap_is_off_by_default_escaped_and_switchable(live_server: Li
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Sign in with Apple" in html
     assert "Acme &amp; Co" in html and "Dark mode" in html and "CSV export" in html
-    assert "Secret deal" not in html and "Declined idea" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt; for iOS" in html
+    assert "Secret deal" not in html and "Declined idea" not in html and "Internal" not in html, "only what is public"
     changelog = html.split("Changelog")[1]
     today = dt.datetime.now(dt.UTC).date().isoformat()
     assert f"{today}</time><strong>CSV export</strong>" in changelog and "Dark mode" not in changelog
@@ -150,6 +157,11 @@ def test_public_roadmap_is_off_by_default_escaped_and_switchable(live_server: Li
         headers=_auth(other.api_key),
     )
     assert taken.status_code == 409 and "slug" in taken.json()["detail"]
+    chinese = client.put(f"{base}/roadmap", json={"enabled": True, "language": "zh"}, headers=auth)
+    assert chinese.json()["language"] == "zh" and chinese.json()["slug"] == slug, "the slug is kept"
+    zh = client.get(f"/roadmap/{slug}").text
+    assert "<html lang='zh'>" in zh and "已计划" in zh and "更新日志" in zh and "Dark mode" in zh
+    assert client.put(f"{base}/roadmap", json={"enabled": True, "language": "fr"}, headers=auth).status_code == 400
     client.put(f"{base}/roadmap", json={"enabled": False}, headers=auth)
     assert client.get(f"/roadmap/{slug}").status_code == 404, "switched off"
     assert client.get("/roadmap/" + "x" * 300).status_code == 404

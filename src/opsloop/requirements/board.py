@@ -90,6 +90,7 @@ class RequirementBoard:
             description=row.description,
             status=row.status,
             public=row.public,
+            public_summary=row.public_summary,
             reach=reach,
             persons=len(audience.persons),
             votes=audience.votes,
@@ -222,11 +223,11 @@ class RequirementBoard:
         *,
         initial: bool,
     ) -> None:
-        for name in ("description", "public", "impact", "confidence", "effort", "reach_includes_voters"):
+        for name in ("description", "public", "public_summary", "impact", "confidence", "effort"):
             value = getattr(change, name)
             if value is not None:
                 setattr(row, name, value)
-        for name in ("metric_window_days", "success_criteria", "success_target"):
+        for name in ("reach_includes_voters", "metric_window_days", "success_criteria", "success_target"):
             value = getattr(change, name)
             if value is not None:
                 setattr(row, name, value)

@@ -23,6 +23,7 @@ class Requirement(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="under_review")
     public: Mapped[bool] = mapped_column(Boolean, default=False)
+    public_summary: Mapped[str] = mapped_column(Text, default="")
     impact: Mapped[float] = mapped_column(Float, default=1.0)
     confidence: Mapped[float] = mapped_column(Float, default=80.0)
     effort: Mapped[float] = mapped_column(Float, default=1.0)
@@ -83,4 +84,5 @@ class RoadmapSettings(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(8), default="en")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -16,8 +16,8 @@ from opsloop.requirements.models import RoadmapSettings
 from opsloop.requirements.schemas import RequirementOut, RoadmapConfig, RoadmapState
 from opsloop.store.models import Project, utcnow
 
-#: Columns of the public roadmap, in order.
-COLUMNS: tuple[tuple[str, str], ...] = (("planned", "Planned"), ("in_progress", "In progress"), ("shipped", "Shipped"))
+#: Statuses the public roadmap shows, in column order.
+COLUMNS: tuple[str, ...] = ("planned", "in_progress", "shipped")
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ChangelogEntry:
 
     date: dt.date
     title: str
-    description: str
+    summary: str
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,15 @@ class PublicRoadmap:
     """What the public page shows."""
 
     title: str
+    language: str
     columns: list[tuple[str, list[RequirementOut]]]
     changelog: list[ChangelogEntry]
 
 
 def _state(row: RoadmapSettings) -> RoadmapState:
-    return RoadmapState(enabled=row.enabled, slug=row.slug, title=row.title, path=f"/roadmap/{row.slug}")
+    return RoadmapState(
+        enabled=row.enabled, slug=row.slug, title=row.title, language=row.language, path=f"/roadmap/{row.slug}"
+    )
 
 
 class Roadmaps:
@@ -56,7 +59,9 @@ class Roadmaps:
                 raise RequirementInvalid("project_id", f"project {project_id} does not exist", status=404)
             row = session.get(RoadmapSettings, project_id)
             if row is None:
-                row = RoadmapSettings(project_id=project_id, enabled=False, slug=secrets.token_hex(8), title="")
+                row = RoadmapSettings(
+                    project_id=project_id, enabled=False, slug=secrets.token_hex(8), title="", language="en"
+                )
                 session.add(row)
                 session.flush()
             return _state(row)
@@ -73,6 +78,8 @@ class Roadmaps:
                     row.slug = config.slug
                 if config.title is not None:
                     row.title = config.title.strip()
+                if config.language is not None:
+                    row.language = config.language
                 row.updated_at = utcnow()
                 session.flush()
                 return _state(row)
@@ -87,17 +94,22 @@ class Roadmaps:
                 return None
             project = session.get(Project, row.project_id)
             assert project is not None
-            project_id, timezone, title = project.id, project.timezone, row.title or project.name
+            project_id, timezone, title, language = (
+                project.id,
+                project.timezone,
+                row.title or project.name,
+                row.language,
+            )
         board = self.board.list(project_id, sort="score", public_only=True).items
-        columns = [(label, [r for r in board if r.status == status]) for status, label in COLUMNS]
+        columns = [(status, [r for r in board if r.status == status]) for status in COLUMNS]
         shipped = sorted(
             (r for r in board if r.status == "shipped" and r.shipped_at is not None),
             key=lambda r: (r.shipped_at, r.id),
             reverse=True,
         )
         changelog = [
-            ChangelogEntry(local_date(r.shipped_at, timezone), r.title, r.description)
+            ChangelogEntry(local_date(r.shipped_at, timezone), r.title, r.public_summary)
             for r in shipped
             if r.shipped_at is not None
         ]
-        return PublicRoadmap(title=title, columns=columns, changelog=changelog)
+        return PublicRoadmap(title=title, language=language, columns=columns, changelog=changelog)

@@ -33,6 +33,7 @@ class RequirementFields(_Input):
     description: str | None = Field(None, max_length=50_000)
     status: Status | None = None
     public: bool | None = Field(None, description="listed on the public roadmap (when the project has it on)")
+    public_summary: str | None = Field(None, max_length=1000, description="what the public roadmap says about it")
     impact: float | None = Field(None, description="0.25 minimal, 0.5 low, 1 medium, 2 high, 3 massive")
     confidence: float | None = Field(None, ge=0, le=100, description="percent")
     effort: float | None = Field(None, gt=0, le=1000, description="person-months")
@@ -103,6 +104,7 @@ class RequirementOut(BaseModel):
     description: str
     status: str
     public: bool
+    public_summary: str
     reach: int = Field(description="distinct persons behind linked feedback (plus voting persons if chosen)")
     persons: int = Field(description="distinct persons behind linked feedback")
     votes: int = Field(description="distinct voters (persons resolved through identity merges, and users)")
@@ -173,12 +175,16 @@ class RequirementPage(BaseModel):
     items: list[RequirementOut]
 
 
+RoadmapLanguage = Literal["en", "zh", "es"]
+
+
 class RoadmapConfig(_Input):
-    """A project's public roadmap switch and address."""
+    """A project's public roadmap switch, address, title and page language."""
 
     enabled: bool = False
     slug: str | None = Field(None, min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str | None = Field(None, max_length=200)
+    language: RoadmapLanguage | None = Field(None, description="language of the page's own words (en, zh, es)")
 
 
 class RoadmapState(BaseModel):
@@ -187,4 +193,5 @@ class RoadmapState(BaseModel):
     enabled: bool
     slug: str
     title: str
+    language: str
     path: str

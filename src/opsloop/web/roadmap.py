@@ -21,36 +21,70 @@ body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:
 h1{font-size:1.6rem}.cols{display:grid;grid-template-columns:repeat(3,1fr);gap:1rem}
 .col{background:#f5f7fa;border-radius:8px;padding:1rem}.card{background:#fff;border-radius:6px;padding:.75rem;
 margin:.5rem 0;box-shadow:0 1px 2px #0002}.card p{margin:.25rem 0 0;color:#52606d;white-space:pre-line}
-.log li{margin:.5rem 0}time{color:#52606d;margin-right:.5rem}
+.log li{margin:.5rem 0}.log p{margin:.25rem 0 0;color:#52606d}time{color:#52606d;margin-right:.5rem}
 """
+
+
+#: The page's own words per language (the operator picks the language; user text is shown as written).
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "roadmap": "roadmap",
+        "planned": "Planned",
+        "in_progress": "In progress",
+        "shipped": "Shipped",
+        "empty": "Nothing here yet.",
+        "changelog": "Changelog",
+        "nothing_shipped": "Nothing shipped yet.",
+    },
+    "zh": {
+        "roadmap": "产品路线图",
+        "planned": "已计划",
+        "in_progress": "进行中",
+        "shipped": "已上线",
+        "empty": "暂无内容。",
+        "changelog": "更新日志",
+        "nothing_shipped": "暂无上线内容。",
+    },
+    "es": {
+        "roadmap": "hoja de ruta",
+        "planned": "Planificado",
+        "in_progress": "En curso",
+        "shipped": "Lanzado",
+        "empty": "Nada por aquí todavía.",
+        "changelog": "Novedades",
+        "nothing_shipped": "Todavía no se ha lanzado nada.",
+    },
+}
 
 
 def render_roadmap(roadmap: PublicRoadmap) -> str:
     """The page's HTML (every text from users goes through `html.escape`)."""
-    title = escape(roadmap.title)
+    words = WORDS.get(roadmap.language, WORDS["en"])
+    heading = f"{escape(roadmap.title)} · {escape(words['roadmap'])}"
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<!doctype html><html lang='{escape(roadmap.language)}'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        f"<title>{title} · roadmap</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{title} · roadmap</h1><section class='cols'>",
+        f"<title>{heading}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{heading}</h1><section class='cols'>",
     ]
-    for label, items in roadmap.columns:
-        parts.append(f"<div class='col'><h2>{escape(label)}</h2>")
+    for status, items in roadmap.columns:
+        parts.append(f"<div class='col'><h2>{escape(words[status])}</h2>")
         if not items:
-            parts.append("<p>Nothing here yet.</p>")
+            parts.append(f"<p>{escape(words['empty'])}</p>")
         for r in items:
-            summary = r.description.strip()[:280]
+            summary = r.public_summary.strip()
             body = f"<p>{escape(summary)}</p>" if summary else ""
             parts.append(f"<div class='card'><strong>{escape(r.title)}</strong>{body}</div>")
         parts.append("</div>")
-    parts.append("</section><h2>Changelog</h2><ul class='log'>")
+    parts.append(f"</section><h2>{escape(words['changelog'])}</h2><ul class='log'>")
     for entry in roadmap.changelog:
+        summary = f"<p>{escape(entry.summary.strip())}</p>" if entry.summary.strip() else ""
         parts.append(
             f"<li><time datetime='{entry.date.isoformat()}'>{entry.date.isoformat()}</time>"
-            f"<strong>{escape(entry.title)}</strong></li>"
+            f"<strong>{escape(entry.title)}</strong>{summary}</li>"
         )
     if not roadmap.changelog:
-        parts.append("<li>Nothing shipped yet.</li>")
+        parts.append(f"<li>{escape(words['nothing_shipped'])}</li>")
     parts.append("</ul></body></html>")
     return "".join(parts)
 
