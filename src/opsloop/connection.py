@@ -30,6 +30,7 @@ from opsloop.users.segments import SegmentInfo, SegmentInput
 
 if TYPE_CHECKING:
     from opsloop.feedback.access import ProjectFeedback
+    from opsloop.requirements.access import ProjectRequirements
 
 
 class Project:
@@ -100,6 +101,13 @@ class Project:
     def import_segment_list(self, segment_id: int, csv_text: str, *, replace: bool = True) -> SegmentInfo:
         """Load a static segment's ids from CSV text (header `distinct_id` or `person_id`)."""
         return self._runtime.segments.import_list(self.id, segment_id, csv_text, replace=replace)
+
+    @property
+    def requirements(self) -> ProjectRequirements:
+        """The project's requirements board (see `opsloop.requirements.access`)."""
+        from opsloop.requirements.access import ProjectRequirements
+
+        return ProjectRequirements(self._runtime.requirements, self._runtime.requirement_reports, self.id)
 
 
 class Connection:

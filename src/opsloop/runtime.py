@@ -22,8 +22,12 @@ from opsloop.users.segments import SegmentService
 
 if TYPE_CHECKING:
     from opsloop.accounts.signin import Accounts
+    from opsloop.annotations.timeline import AnnotationService
     from opsloop.feedback.inbox import FeedbackInbox
     from opsloop.feedback.theming import ThemeService
+    from opsloop.requirements.board import RequirementBoard
+    from opsloop.requirements.reports import RequirementReports
+    from opsloop.requirements.roadmap import Roadmaps
 
 
 class Runtime:
@@ -77,6 +81,34 @@ class Runtime:
         from opsloop.accounts.signin import Accounts
 
         return Accounts(self.metadata, self.settings)
+
+    @cached_property
+    def annotations(self) -> AnnotationService:
+        """Annotations of charts (placed by hand or by features such as shipped requirements)."""
+        from opsloop.annotations.timeline import AnnotationService
+
+        return AnnotationService(self.metadata)
+
+    @cached_property
+    def requirements(self) -> RequirementBoard:
+        """The requirements board."""
+        from opsloop.requirements.board import RequirementBoard
+
+        return RequirementBoard(self.metadata)
+
+    @cached_property
+    def requirement_reports(self) -> RequirementReports:
+        """Requirement pages and PRDs (revenue and target metrics from the events store)."""
+        from opsloop.requirements.reports import RequirementReports
+
+        return RequirementReports(self.requirements, self.store, self.settings, self.project_context)
+
+    @cached_property
+    def roadmaps(self) -> Roadmaps:
+        """Public roadmap settings and pages."""
+        from opsloop.requirements.roadmap import Roadmaps
+
+        return Roadmaps(self.requirements)
 
     def project_context(self, project_id: int) -> ProjectContext:
         """What a query needs to know about a project (timezone, week start); `ProjectError` if unknown."""

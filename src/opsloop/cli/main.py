@@ -520,5 +520,78 @@ def user_list(
 # Command groups defined in their own modules register themselves on `app` (imported last: they import it).
 from opsloop.cli import users as _users  # noqa: E402, F401
 
+requirements_app = typer.Typer(help="The requirements board: list it, export a PRD.", no_args_is_help=True)
+app.add_typer(requirements_app, name="requirements")
+
+
+@requirements_app.command("list")
+def requirements_list(
+    project: Annotated[int, typer.Option("--project", help="Project id.")],
+    status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    sort: Annotated[str, typer.Option("--sort", help="score, reach, votes, created_at, updated_at, title.")] = "score",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List a project's requirements, highest RICE score first: status, reach, votes, score."""
+    from rich.markup import escape
+
+    from opsloop.requirements.schemas import STATUSES
+
+    sorts = ("score", "reach", "votes", "created_at", "updated_at", "title")
+    if status is not None and status not in STATUSES:
+        console.print(f"[red]error:[/] --status must be one of {', '.join(STATUSES)}")
+        raise typer.Exit(2)
+    if sort not in sorts:
+        console.print(f"[red]error:[/] --sort must be one of {', '.join(sorts)}")
+        raise typer.Exit(2)
+    with _runtime(_settings(data_dir)) as runtime:
+        if runtime.projects.get(project) is None:
+            console.print(f"[red]error:[/] project {project} does not exist")
+            raise typer.Exit(2)
+        page = runtime.requirements.list(project, status=status, sort=sort, descending=sort != "title")  # type: ignore[arg-type]
+    if as_json:
+        typer.echo(page.model_dump_json(indent=2))
+        return
+    table = Table("id", "title", "status", "reach", "votes", "feedback", "impact", "conf. %", "effort", "score")
+    for r in page.items:
+        table.add_row(
+            str(r.id),
+            escape(r.title),
+            r.status,
+            str(r.reach),
+            str(r.votes),
+            str(r.feedback_count),
+            f"{r.impact:g}",
+            f"{r.confidence:g}",
+            f"{r.effort:g}",
+            f"{r.score:,.2f}",
+        )
+    Console().print(table)
+
+
+@requirements_app.command("export-prd")
+def requirements_export_prd(
+    requirement: Annotated[int, typer.Argument(help="Requirement id.")],
+    project: Annotated[int, typer.Option("--project", help="Project id.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the Markdown here (default: print it).")] = None,
+    revenue_days: Annotated[int, typer.Option("--revenue-days", help="Revenue window in days.")] = 90,
+    data_dir: DataDir = None,
+) -> None:
+    """Export a requirement as a PRD in Markdown (problem, evidence, segments, target metric, criteria)."""
+    from opsloop.requirements.errors import RequirementInvalid
+
+    with _runtime(_settings(data_dir)) as runtime:
+        try:
+            text = runtime.requirement_reports.prd(project, requirement, revenue_days=revenue_days)
+        except RequirementInvalid as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
 if __name__ == "__main__":
     app()

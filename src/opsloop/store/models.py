@@ -116,6 +116,8 @@ class ImportRun(Base):
 
 # Domain modules that own tables register them on `Base` here, so Alembic and `Base.metadata` see every table.
 from opsloop.accounts import tables as _accounts_tables  # noqa: E402, F401
+from opsloop.annotations import models as _annotation_models  # noqa: E402, F401
 from opsloop.dashboards import tables as _dashboard_tables  # noqa: E402, F401
 from opsloop.feedback import models as _feedback_models  # noqa: E402, F401
+from opsloop.requirements import models as _requirement_models  # noqa: E402, F401
 from opsloop.users import tables as _users_tables  # noqa: E402, F401

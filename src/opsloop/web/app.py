@@ -14,7 +14,10 @@ from fastapi.responses import JSONResponse
 from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
+from opsloop.web import annotations as annotations_api
 from opsloop.web import api, capture, dashboards_api, feedback, ops, users_api
+from opsloop.web import requirements as requirements_api
+from opsloop.web import roadmap as roadmap_page
 from opsloop.web.console import install_console
 
 log = logging.getLogger("opsloop.web")
@@ -65,6 +68,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(dashboards_api.router)
     app.include_router(feedback.router, tags=["feedback"])
     app.include_router(users_api.router, tags=["users"])
+    app.include_router(requirements_api.router)
+    app.include_router(annotations_api.router)
+    app.include_router(roadmap_page.router)
     install_console(app)
 
     @app.exception_handler(RequestValidationError)
