@@ -116,3 +116,4 @@ class ImportRun(Base):
 
 # Tables of other domains register on `Base` when their module is imported (Alembic reads `Base.metadata`).
 from opsloop.dashboards import tables as _dashboard_tables  # noqa: E402, F401
+from opsloop.surveys import tables as _survey_tables  # noqa: E402, F401

@@ -15,6 +15,7 @@ from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
 from opsloop.web import api, capture, dashboards_api, ops
+from opsloop.web import surveys_api, surveys_pages
 
 log = logging.getLogger("opsloop.web")
 
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(api.router, tags=["api"])
     app.include_router(ops.router, tags=["operations"])
     app.include_router(dashboards_api.router)
+    app.include_router(surveys_api.router)
+    app.include_router(surveys_pages.router)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
