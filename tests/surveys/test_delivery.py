@@ -172,3 +172,12 @@ def test_other_projects_surveys_are_invisible(world: World) -> None:
     assert world.delivery.active(other, "ann", now=NOW) == []
     with pytest.raises(SurveyNotFound):
         world.delivery.respond(other, sid, "ann", {"nps": 3}, now=NOW)
+
+
+def test_history_survives_the_person_being_created(world: World) -> None:
+    # zed dismisses before ingest has created a person for "zed" (stored under "d:zed"); once the person
+    # exists, the dismissal still counts.
+    sid = world.survey()
+    world.delivery.record(world.project, sid, "zed", "dismissed", now=NOW)
+    world.person("zed", plan="pro")
+    assert world.sees("zed") == []

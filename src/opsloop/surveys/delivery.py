@@ -79,18 +79,24 @@ def find_audience(session: Session, project_id: int, distinct_id: str) -> Audien
     )
     person = session.get(Person, person_id) if person_id else None
     if person is None or person.project_id != project_id:
-        return Audience(key="d:" + distinct_id, person_id=None, properties={})
-    return Audience(key=person.id, person_id=person.id, properties=dict(person.properties or {}))
+        return Audience(key="d:" + distinct_id, person_id=None, properties={}, keys=("d:" + distinct_id,))
+    ids = session.scalars(
+        select(PersonDistinctId.distinct_id).where(
+            PersonDistinctId.project_id == project_id, PersonDistinctId.person_id == person.id
+        )
+    )
+    keys = (person.id, *("d:" + d for d in ids))
+    return Audience(key=person.id, person_id=person.id, properties=dict(person.properties or {}), keys=keys)
 
 
-def load_history(session: Session, project_id: int, person_key: str) -> PersonHistory:
-    """The person's last shown / dismissed / completed time per survey."""
+def load_history(session: Session, project_id: int, person_keys: tuple[str, ...]) -> PersonHistory:
+    """The person's last shown / dismissed / completed time per survey (under any of their keys)."""
     shown: dict[int, dt.datetime] = {}
     dismissed: dict[int, dt.datetime] = {}
     completed: dict[int, dt.datetime] = {}
     rows = session.execute(
         select(SurveyImpression.survey_id, SurveyImpression.kind, SurveyImpression.created_at).where(
-            SurveyImpression.project_id == project_id, SurveyImpression.person_key == person_key
+            SurveyImpression.project_id == project_id, SurveyImpression.person_key.in_(person_keys)
         )
     )
     for survey_id, kind, at in rows:
@@ -99,7 +105,7 @@ def load_history(session: Session, project_id: int, person_key: str) -> PersonHi
     done = session.execute(
         select(SurveyResponse.survey_id, SurveyResponse.updated_at).where(
             SurveyResponse.project_id == project_id,
-            SurveyResponse.person_key == person_key,
+            SurveyResponse.person_key.in_(person_keys),
             SurveyResponse.completed.is_(True),
         )
     )
@@ -146,7 +152,7 @@ class SurveyDelivery:
         distinct_id = check_distinct_id(distinct_id)
         with self.metadata.session() as session:
             audience = find_audience(session, project_id, distinct_id)
-            history = load_history(session, project_id, audience.key)
+            history = load_history(session, project_id, audience.keys)
             cooldown = cooldown_days(session, project_id)
             rows = session.scalars(
                 select(Survey).where(Survey.project_id == project_id, Survey.status == "active").order_by(Survey.id)
@@ -232,13 +238,13 @@ class SurveyDelivery:
             audience = find_audience(session, project_id, distinct_id)
             if response_id is not None:
                 row = session.get(SurveyResponse, response_id)
-                if row is None or row.survey_id != survey_id or row.person_key != audience.key:
+                if row is None or row.survey_id != survey_id or row.person_key not in audience.keys:
                     raise SurveyNotFound(f"response_id: no response {response_id!r} of this person to this survey")
                 if row.completed:
                     raise SurveyClosed(f"response {response_id} is already complete")
                 merged = {**row.answers, **answers}
             else:
-                history = load_history(session, project_id, audience.key)
+                history = load_history(session, project_id, audience.keys)
                 done = history.completed.get(survey_id)
                 if done is not None and (
                     definition.recurrence_days is None or now - done < dt.timedelta(days=definition.recurrence_days)

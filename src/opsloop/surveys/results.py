@@ -6,7 +6,7 @@ import datetime as dt
 import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from opsloop.query.export import rows_csv
 from opsloop.store.metadata import MetadataStore
-from opsloop.store.models import Person
+from opsloop.store.models import Person, PersonDistinctId
 from opsloop.surveys.definitions import Question, SurveyDefinition
 from opsloop.surveys.delivery import SurveyNotFound, as_utc
 from opsloop.surveys.language import local
@@ -298,7 +298,18 @@ def load_responses(
                 )
             )
         )
-    return definition, records, shown
+        # A key recorded before ingest created the person (`d:` + distinct id) counts as that person now.
+        anonymous = {k[2:] for k in shown | {r.person_key for r in records} if k.startswith("d:")}
+        persons: dict[str, str] = {}
+        if anonymous:
+            found = session.execute(
+                select(PersonDistinctId.distinct_id, PersonDistinctId.person_id).where(
+                    PersonDistinctId.project_id == project_id, PersonDistinctId.distinct_id.in_(anonymous)
+                )
+            )
+            persons = {"d:" + distinct_id: person_id for distinct_id, person_id in found}
+    records = [replace(r, person_key=persons.get(r.person_key, r.person_key)) for r in records]
+    return definition, records, {persons.get(k, k) for k in shown}
 
 
 def responses_csv(definition: SurveyDefinition, records: Sequence[ResponseRecord]) -> str:

@@ -39,11 +39,13 @@ class PersonHistory:
 
 @dataclass(frozen=True)
 class Audience:
-    """The person asking: key (person id, or `d:` + distinct id before the person exists) and properties."""
+    """The person asking: key (person id, or `d:` + distinct id before the person exists), every key their
+    history may be stored under (impressions recorded before ingest created the person), and properties."""
 
     key: str
     person_id: str | None
     properties: Mapping[str, Any]
+    keys: tuple[str, ...] = ()
 
 
 def _number(value: Any) -> float | None:
