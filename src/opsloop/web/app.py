@@ -14,8 +14,7 @@ from fastapi.responses import JSONResponse
 from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
-from opsloop.web import api, capture, dashboards_api, ops
-from opsloop.web import surveys_api, surveys_pages
+from opsloop.web import api, capture, dashboards_api, ops, surveys_api, surveys_pages
 
 log = logging.getLogger("opsloop.web")
 

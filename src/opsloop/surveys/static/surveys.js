@@ -21,7 +21,9 @@
   function post(path, body) {
     body.token = cfg.token; body.distinct_id = cfg.distinctId;
     // text/plain keeps the request "simple" (no CORS pre-flight); the server reads JSON whatever the type.
-    return fetch(cfg.host + path, { method: "POST", headers: { "Content-Type": "text/plain" }, body: JSON.stringify(body) })
+    // keepalive: a dismissal or answer sent just before the page is left still arrives.
+    return fetch(cfg.host + path, { method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" },
+                                    body: JSON.stringify(body) })
       .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.detail || r.status); return j; }); });
   }
   function nextId(survey, q, answer) {
@@ -105,6 +107,7 @@
     form.appendChild(fs);
     var err = el("p", { class: "err", role: "alert" });
     form.appendChild(err);
+    form.addEventListener("change", function () { err.textContent = ""; });
     var last = nextId(state.survey, q, null) === END && !q.branches.length;
     form.appendChild(el("button", { type: "submit", class: "go" }, last ? words.submit : words.next));
     form.addEventListener("submit", function (ev) {
