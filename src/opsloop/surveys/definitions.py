@@ -132,7 +132,7 @@ class SurveyDefinition(Part):
     default_language: Language = "en"
     questions: list[Question] = Field(min_length=1, max_length=50)
     thank_you: LocalText | None = Field(None, description="shown after the last answer")
-    targeting: Targeting = Field(default_factory=Targeting)
+    targeting: Targeting = Field(Targeting.model_validate({}), description="who sees the survey (default: everyone)")
     starts_at: dt.datetime | None = Field(None, description="not shown before (UTC if no offset)")
     ends_at: dt.datetime | None = Field(None, description="not shown from this time on")
     recurrence_days: int | None = Field(None, ge=1, le=3650, description="ask again this long after an answer")
@@ -168,7 +168,7 @@ class SurveyDefinition(Part):
     def languages(self) -> list[str]:
         """Languages every question's text is written in (the default first)."""
         common = set.intersection(*(set(q.text) for q in self.questions))
-        return [self.default_language] + sorted(lang for lang in common if lang != self.default_language)
+        return [str(self.default_language)] + sorted(str(lang) for lang in common if lang != self.default_language)
 
 
 def _successors(questions: list[Question], index: int) -> list[str]:
