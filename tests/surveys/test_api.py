@@ -178,3 +178,11 @@ def test_hosted_page_escapes_and_branches(live_server: LiveServer) -> None:
 def test_widget_script_is_served(live_server: LiveServer) -> None:
     r = live_server.client.get("/static/surveys.js")
     assert r.status_code == 200 and "javascript" in r.headers["content-type"] and "opsloopSurveys" in r.text
+
+
+def test_huge_survey_ids_are_not_found(live_server: LiveServer) -> None:
+    body = {"token": live_server.project.token, "distinct_id": "a", "answers": {"nps": 1}}
+    r = live_server.client.post(f"/api/surveys/{2**40}/responses", json=body)
+    assert r.status_code == 404
+    r = admin(live_server, "GET", f"/{2**40}/results")
+    assert r.status_code == 404

@@ -182,7 +182,8 @@ class SurveyDelivery:
             if public_id is not None:
                 row = session.scalar(select(Survey).where(Survey.public_id == public_id))
             else:
-                row = session.get(Survey, survey_id)
+                # Ids beyond the INTEGER range are simply not found (PostgreSQL refuses to look them up).
+                row = session.get(Survey, survey_id) if survey_id is not None and 0 < survey_id < 2**31 else None
             if row is None or (project_id is not None and row.project_id != project_id):
                 raise SurveyNotFound(f"no survey {public_id or survey_id} in this project")
             session.expunge(row)
