@@ -166,6 +166,8 @@ def test_hosted_page_escapes_and_branches(live_server: LiveServer) -> None:
         headers={"Authorization": f"Bearer {server.project.api_key}"},
     ).json()
     assert stored["completed"] == 1 and stored["questions"][1]["open_text"][0]["text"] == evil
+    # Opened with a distinct id: counted as shown to web-1, who answered -> response rate 1.
+    assert (stored["shown"], stored["response_rate"]) == (1, 1.0)
     # An out-of-range value posted by hand is refused on the page, naming the question.
     bad = server.client.post(
         f"/s/{survey['public_id']}",
@@ -173,6 +175,9 @@ def test_hosted_page_escapes_and_branches(live_server: LiveServer) -> None:
     )
     assert bad.status_code == 400 and "answers.nps" in bad.text
     assert server.client.get("/s/nope").status_code == 404
+    admin(server, "POST", f"/{survey['id']}/stop")
+    closed = server.client.get(f"/s/{survey['public_id']}")
+    assert closed.status_code == 409 and "This survey is closed." in closed.text
 
 
 def test_widget_script_is_served(live_server: LiveServer) -> None:

@@ -97,6 +97,14 @@ async def hosted_survey(request: Request, public_id: str, distinct_id: str = "",
     if reason:
         return _page(409, title=local.name, html_lang=language.replace("_", "-"), message="This survey is closed.")
     who = distinct_id[:400] or f"anon-{uuid.uuid4()}"
+    if distinct_id:
+        # A link made for a known person counts as shown to them (anonymous visits are not counted: each
+        # would look like a new person and deflate the response rate).
+        now = dt.datetime.now(dt.UTC)
+        event = await run_in_threadpool(
+            delivery_for(runtime).record, survey.project_id, survey.id, who, "shown", now=now
+        )
+        await capture_survey_events(runtime, survey.project_id, [event], now)
     return _render_step(local, definition.questions[0].id, distinct_id=who, response_id="")
 
 
