@@ -13,11 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from hypothesis import settings
 
 from opsloop.config import Settings
 from opsloop.projects import NewProject
 from opsloop.runtime import Runtime
 from opsloop.web.app import create_app
+
+# Property tests check results, never speed: a shared CI machine can make any example slow, so no deadline.
+settings.register_profile("opsloop", deadline=None)
+settings.load_profile("opsloop")
 
 POSTGRES_URL = os.environ.get("OPSLOOP_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("OPSLOOP_TEST_REQUIRE_POSTGRES") == "1"

@@ -23,6 +23,8 @@ from opsloop.config import Settings
 from opsloop.projects import ProjectInfo
 from opsloop.query.registry import execute_query
 from opsloop.runtime import Runtime
+from opsloop.surveys.management import SurveyManager, SurveyView
+from opsloop.surveys.results import SurveyResults, load_results
 from opsloop.users.catalogue import CatalogueItem, EntryKind
 from opsloop.users.definitions import Group
 from opsloop.users.rfm import RfmQuery, RfmResult, run_rfm
@@ -108,6 +110,21 @@ class Project:
         from opsloop.requirements.access import ProjectRequirements
 
         return ProjectRequirements(self._runtime.requirements, self._runtime.requirement_reports, self.id)
+
+    def surveys(self) -> list[SurveyView]:
+        """The project's surveys (definitions and status)."""
+        return SurveyManager(self._runtime.metadata).list(self.id)
+
+    def survey_results(self, survey_id: int, *, breakdown: str | None = None) -> SurveyResults:
+        """A survey's results (response rate, NPS / CSAT with intervals, weekly, breakdown, choices, texts)."""
+        return load_results(
+            self._runtime.metadata,
+            self.id,
+            survey_id,
+            timezone=self.ctx.timezone,
+            first_day=self.ctx.week_start,
+            breakdown=breakdown,
+        )
 
 
 class Connection:

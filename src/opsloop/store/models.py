@@ -120,4 +120,5 @@ from opsloop.annotations import models as _annotation_models  # noqa: E402, F401
 from opsloop.dashboards import tables as _dashboard_tables  # noqa: E402, F401
 from opsloop.feedback import models as _feedback_models  # noqa: E402, F401
 from opsloop.requirements import models as _requirement_models  # noqa: E402, F401
+from opsloop.surveys import tables as _survey_tables  # noqa: E402, F401
 from opsloop.users import tables as _users_tables  # noqa: E402, F401

@@ -15,7 +15,7 @@ from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
 from opsloop.web import annotations as annotations_api
-from opsloop.web import api, capture, dashboards_api, feedback, ops, users_api
+from opsloop.web import api, capture, dashboards_api, feedback, ops, surveys_api, surveys_pages, users_api
 from opsloop.web import requirements as requirements_api
 from opsloop.web import roadmap as roadmap_page
 from opsloop.web.console import install_console
@@ -71,6 +71,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(requirements_api.router)
     app.include_router(annotations_api.router)
     app.include_router(roadmap_page.router)
+    app.include_router(surveys_api.router)
+    app.include_router(surveys_pages.router)
     install_console(app)
 
     @app.exception_handler(RequestValidationError)

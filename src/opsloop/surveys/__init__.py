@@ -1,0 +1,1 @@
+"""Surveys: definitions, targeting and delivery, responses, and results (NPS, CSAT, choices, open text)."""
