@@ -25,8 +25,10 @@ from opsloop.users.catalogue import CatalogueService, EntryKind
 from opsloop.users.definitions import AgeCondition, EventCondition, Group, PersonCondition, referenced_segments
 from opsloop.users.segment_library import SegmentInvalid, SegmentLibrary, SegmentSpec, check_no_cycle
 from opsloop.users.segment_sql import count_members, definition_members, member_ids
+from opsloop.users.stages import StageService
 from opsloop.users.static_lists import parse_id_list
 from opsloop.users.tables import Segment, SegmentListId, SegmentMember, SegmentSize
+from opsloop.users.tags import TagService
 
 SegmentKind = Literal["dynamic", "static"]
 #: How long a catalogue refresh counts as recent: an unknown name is looked up again after that.
@@ -96,6 +98,8 @@ class SegmentService:
         self.metadata = metadata
         self.store = store
         self.catalogue = CatalogueService(metadata, store)
+        self.tags = TagService(metadata, store)
+        self.stages = StageService(metadata, store)
 
     # -- reading ------------------------------------------------------------------------------------------
 
@@ -160,7 +164,7 @@ class SegmentService:
                 row = session.get(Segment, segment_id)
                 return self._spec(session, row) if row is not None and row.project_id == project_id else None
 
-        return SegmentLibrary(load)
+        return SegmentLibrary(load, lambda tag: self.tags.values(project_id, tag), self.stages.thresholds(project_id))
 
     # -- writing ------------------------------------------------------------------------------------------
 
