@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from opsloop.analytics.builder import QueryBuilder
 from opsloop.analytics.timeframe import ProjectContext
 from opsloop.projects import ProjectService
 from opsloop.store.metadata import MetadataStore

@@ -49,7 +49,6 @@ class Dimension(Model):
             raise ValueError("rfm: an `rfm_segment` dimension needs `rfm` (value_event, amount_property...)")
         return self
 
-    @property
     def label(self) -> str:
         """How the dimension is named in results and CSV."""
         return f"{self.type}:{self.property}" if self.property and self.type != "age_band" else self.type
@@ -175,7 +174,7 @@ def portrait(
             seg, every = int(r["n_seg"]), int(r["n_all"])
             seg_share = seg / segment_size if segment_size else 0.0
             all_share = every / all_persons if all_persons else 0.0
-            label = NOT_SET if r["v"] is None or r["v"] == "" else str(r["v"])
+            label = NOT_SET if r["v"] is None else str(r["v"])
             rows.append(
                 PortraitRow(
                     value=label,
@@ -187,7 +186,7 @@ def portrait(
                 )
             )
         rows.sort(key=lambda row: (-row.segment_persons, -row.all_persons, row.value))
-        results.append(DimensionResult(dimension=dimension.label, rows=rows))
+        results.append(DimensionResult(dimension=dimension.label(), rows=rows))
     return Portrait(
         segment_size=segment_size,
         all_persons=all_persons,
