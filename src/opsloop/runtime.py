@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from opsloop.accounts.signin import Accounts
     from opsloop.feedback.inbox import FeedbackInbox
     from opsloop.feedback.theming import ThemeService
+    from opsloop.users.refresh import RefreshScheduler
 
 
 class Runtime:
@@ -37,6 +38,7 @@ class Runtime:
         self.stats = IngestStats()
         self._pipeline: IngestPipeline | None = None
         self._lock_fd: int | None = None
+        self.refresher: RefreshScheduler | None = None
 
     @cached_property
     def metadata(self) -> MetadataStore:
@@ -137,8 +139,24 @@ class Runtime:
         self._pipeline.start()
         return replayed
 
+    def start_refresh(self) -> RefreshScheduler | None:
+        """Start the scheduled refresh of rule tags and segments (`segment_refresh_minutes`; 0: none)."""
+        from opsloop.users.refresh import RefreshScheduler
+
+        minutes = self.settings.segment_refresh_minutes
+        if minutes <= 0 or self.refresher is not None:
+            return self.refresher
+        self.refresher = RefreshScheduler(
+            self.segments, lambda: [p.id for p in self.projects.list()], self.project_context, minutes * 60
+        )
+        self.refresher.start()
+        return self.refresher
+
     def close(self) -> None:
         """Flush and close everything that was opened."""
+        if self.refresher is not None:
+            self.refresher.stop()
+            self.refresher = None
         if self._pipeline is not None:
             self._pipeline.stop()
             self._pipeline = None

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
-from opsloop.web import api, capture, dashboards_api, feedback, ops, users_api
+from opsloop.web import api, capture, dashboards_api, feedback, ops, user_ops_api, users_api
 from opsloop.web.console import install_console
 
 log = logging.getLogger("opsloop.web")
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         replayed = runtime.start_ingest()
         if replayed:
             log.info("recovered %d acknowledged events from the ingest log", replayed)
+        runtime.start_refresh()
         try:
             yield
         finally:
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(dashboards_api.router)
     app.include_router(feedback.router, tags=["feedback"])
     app.include_router(users_api.router, tags=["users"])
+    app.include_router(user_ops_api.router, tags=["users"])
     install_console(app)
 
     @app.exception_handler(RequestValidationError)
