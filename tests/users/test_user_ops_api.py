@@ -22,16 +22,14 @@ def at(days_ago: int) -> str:
 def shop(server: LiveServer, project: Any) -> None:
     """ann (pro) bought for 120 yesterday and viewed shoes; bob (free) bought for 30 two days ago; cat (pro)
     viewed books 100 days ago."""
-    send(
-        server,
-        project,
-        [
-            {"event": "purchase", "distinct_id": "ann", "timestamp": at(1), "properties": {"amount": 120, "$set": {"plan": "pro"}}},
-            {"event": "view", "distinct_id": "ann", "timestamp": at(1), "properties": {"category": "shoes"}},
-            {"event": "purchase", "distinct_id": "bob", "timestamp": at(2), "properties": {"amount": 30, "$set": {"plan": "free"}}},
-            {"event": "view", "distinct_id": "cat", "timestamp": at(100), "properties": {"category": "books", "$set": {"plan": "pro"}}},
-        ],
-    )  # fmt: skip
+    rows = [
+        ("purchase", "ann", 1, {"amount": 120, "$set": {"plan": "pro"}}),
+        ("view", "ann", 1, {"category": "shoes"}),
+        ("purchase", "bob", 2, {"amount": 30, "$set": {"plan": "free"}}),
+        ("view", "cat", 100, {"category": "books", "$set": {"plan": "pro"}}),
+    ]
+    events = [{"event": e, "distinct_id": d, "timestamp": at(n), "properties": p} for e, d, n, p in rows]
+    send(server, project, events)
 
 
 def test_tags_over_http(live_server: LiveServer) -> None:
