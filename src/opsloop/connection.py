@@ -30,6 +30,7 @@ from opsloop.users.segments import SegmentInfo, SegmentInput
 
 if TYPE_CHECKING:
     from opsloop.feedback.access import ProjectFeedback
+    from opsloop.users.access import ProjectUserOps
 
 
 class Project:
@@ -100,6 +101,13 @@ class Project:
     def import_segment_list(self, segment_id: int, csv_text: str, *, replace: bool = True) -> SegmentInfo:
         """Load a static segment's ids from CSV text (header `distinct_id` or `person_id`)."""
         return self._runtime.segments.import_list(self.id, segment_id, csv_text, replace=replace)
+
+    @property
+    def user_ops(self) -> ProjectUserOps:
+        """Tags, lifecycle stages, RFM movement and one-click segments, portraits, refresh."""
+        from opsloop.users.access import ProjectUserOps
+
+        return ProjectUserOps(self._runtime.segments, self.ctx)
 
 
 class Connection:
