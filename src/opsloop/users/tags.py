@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 from sqlglot import exp
 
 from opsloop.analytics.builder import PERSON, QueryBuilder
@@ -150,9 +151,9 @@ class TagService:
         return TagImport(stored=result.stored, errors=sorted(errors + refused, key=_line_number))
 
     def _store(self, project_id: int, chosen: dict[tuple[str, str], str], source: str) -> None:
+        """Replace the chosen persons' values of their tags, in one transaction."""
         if not chosen:
             return
-        now = utcnow()
         with self.metadata.session() as session, session.begin():
             for tag in sorted({t for t, _ in chosen}):
                 persons = [p for t, p in chosen if t == tag]
@@ -164,19 +165,7 @@ class TagService:
                             PersonTag.person_id.in_(persons[start : start + 500]),
                         )
                     )
-            keys = sorted(chosen)
-            bulk_insert(
-                session.connection(),
-                PersonTag.__table__,  # type: ignore[arg-type]
-                {
-                    "project_id": [project_id] * len(keys),
-                    "tag": [t for t, _ in keys],
-                    "person_id": [p for _, p in keys],
-                    "value": [chosen[k] for k in keys],
-                    "source": [source] * len(keys),
-                    "updated_at": [now] * len(keys),
-                },
-            )
+            _insert(session, project_id, chosen, source)
 
     def remove(self, project_id: int, tag: str, distinct_id: str | None = None) -> int:
         """Remove a manual tag from one person (by distinct id) or from everyone; returns rows removed."""
@@ -292,16 +281,35 @@ class TagService:
         if rule is None:
             raise TagMissing(f"there is no rule tag {tag!r} in project {ctx.project_id}")
         found = self.preview(ctx, rule)
-        with self.metadata.session() as session, session.begin():
+        with self.metadata.session() as session, session.begin():  # readers see the old values or the new
             session.execute(delete(PersonTag).where(PersonTag.project_id == ctx.project_id, PersonTag.tag == tag))
+            _insert(session, ctx.project_id, {(tag, p): v for p, v in found.items()}, "rule")
             row = session.scalar(
                 select(TagRuleRow).where(TagRuleRow.project_id == ctx.project_id, TagRuleRow.tag == tag)
             )
             assert row is not None
             row.persons, row.computed_at = len(found), utcnow()
-        self._store(ctx.project_id, {(tag, p): v for p, v in found.items()}, "rule")
         return len(found)
 
     def compute_all(self, ctx: ProjectContext) -> dict[str, int]:
         """Recompute every rule tag of the project."""
         return {tag: self.compute(ctx, tag) for tag in sorted(self.rules(ctx.project_id))}
+
+
+def _insert(session: Session, project_id: int, chosen: dict[tuple[str, str], str], source: str) -> None:
+    """Insert `(tag, person) -> value` rows (the caller removed any earlier values)."""
+    if not chosen:
+        return
+    keys = sorted(chosen)
+    bulk_insert(
+        session.connection(),
+        PersonTag.__table__,  # type: ignore[arg-type]
+        {
+            "project_id": [project_id] * len(keys),
+            "tag": [t for t, _ in keys],
+            "person_id": [p for _, p in keys],
+            "value": [chosen[k] for k in keys],
+            "source": [source] * len(keys),
+            "updated_at": [utcnow()] * len(keys),
+        },
+    )
