@@ -52,6 +52,10 @@ def test_tags_over_http(live_server: LiveServer) -> None:
     assert r.status_code == 200 and r.json() == {"tag": "value_tier", "persons": 2}
     r = client.put(url(project, "/tags/bad/rule"), json={**rule, "aggregate": "count"}, headers=headers)
     assert r.status_code == 400 and "property: `count` takes no property" in r.json()["detail"]
+    r = client.put(url(project, "/tags/bad/rule"), json={**rule, "event": "purchased"}, headers=headers)
+    assert r.status_code == 400 and r.json()["detail"].startswith("event: unknown event 'purchased'")
+    r = client.put(url(project, "/tags/bad/rule"), json={**rule, "property": "amt"}, headers=headers)
+    assert r.status_code == 400 and r.json()["detail"].startswith("property: unknown event property 'amt'")
     preview = {"event": "view", "aggregate": "most_frequent", "property": "category", "within_days": 365}
     r = client.post(url(project, "/tags/preview"), json=preview, headers=headers)
     assert r.json() == {"persons": 2, "values": {"books": 1, "shoes": 1}}

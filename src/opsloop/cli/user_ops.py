@@ -18,7 +18,7 @@ from opsloop.cli.main import DataDir, app, console
 from opsloop.cli.users import AsJson, ProjectId, _call, _print
 from opsloop.runtime import Runtime
 from opsloop.users.lifecycle import LifecycleThresholds
-from opsloop.users.operations import movement, segment_from_rfm, segment_portrait
+from opsloop.users.operations import movement, save_tag_rule, segment_from_rfm, segment_portrait
 from opsloop.users.portrait import Dimension, portrait_csv
 from opsloop.users.refresh import refresh_project
 from opsloop.users.rfm import RfmQuery
@@ -131,7 +131,7 @@ def tag_rule(
     parsed = _valid(lambda: TagRule.model_validate(_json_file(rule)))
 
     def work(rt: Runtime) -> int:
-        rt.segments.tags.save_rule(project, tag, parsed)
+        save_tag_rule(rt.segments, project, tag, parsed)
         return rt.segments.tags.compute(rt.project_context(project), tag)
 
     console.print(f"rule tag {tag}: {_run(work, data_dir)} person(s)")

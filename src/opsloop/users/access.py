@@ -9,7 +9,7 @@ from typing import Any, Literal
 from opsloop.analytics.timeframe import ProjectContext
 from opsloop.users.definitions import Group
 from opsloop.users.lifecycle import LifecycleThresholds, Stage, StageCount
-from opsloop.users.operations import movement, segment_from_rfm, segment_portrait
+from opsloop.users.operations import movement, save_tag_rule, segment_from_rfm, segment_portrait
 from opsloop.users.portrait import Dimension, Portrait
 from opsloop.users.refresh import RefreshReport, refresh_project
 from opsloop.users.rfm import RfmQuery
@@ -45,7 +45,7 @@ class ProjectUserOps:
 
     def save_tag_rule(self, tag: str, rule: dict[str, Any] | TagRule) -> int:
         """Create or replace a rule tag and compute it; returns the persons holding it."""
-        self.segments.tags.save_rule(self._id, tag, TagRule.model_validate(rule))
+        save_tag_rule(self.segments, self._id, tag, TagRule.model_validate(rule))
         return self.segments.tags.compute(self.ctx, tag)
 
     def person_tags(self, person_id: str) -> dict[str, str]:

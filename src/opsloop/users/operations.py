@@ -12,8 +12,10 @@ from opsloop.users.definitions import Group
 from opsloop.users.portrait import Dimension, Portrait, portrait
 from opsloop.users.rfm import RfmQuery
 from opsloop.users.rfm_movement import RfmMovement, cell_definition, rfm_movement
+from opsloop.users.segment_library import SegmentInvalid
 from opsloop.users.segment_sql import definition_members
 from opsloop.users.segments import SegmentInfo, SegmentInput, SegmentService
+from opsloop.users.tag_rules import TagRule
 
 
 def segment_from_rfm(
@@ -72,3 +74,20 @@ def segment_portrait(
 def movement(segments: SegmentService, ctx: ProjectContext, query: RfmQuery, period_days: int = 30) -> RfmMovement:
     """How many persons moved between RFM segments since `period_days` days ago."""
     return rfm_movement(segments.store, ctx, query, period_days)
+
+
+def save_tag_rule(segments: SegmentService, project_id: int, tag: str, rule: TagRule) -> None:
+    """Save a rule tag after checking its event and property names against the catalogue (an unknown name
+    is a `SegmentInvalid` naming the field: `event: unknown event 'x' (known: ...)`)."""
+    filters = [f.model_dump() for f in rule.filters]
+    if rule.property is not None:
+        filters.append({"property": rule.property, "type": "event", "op": "is_set"})
+    probe = Group.model_validate({"conditions": [{"type": "event", "event": rule.event, "filters": filters}]})
+    try:
+        segments.check_names(project_id, probe)
+    except SegmentInvalid as exc:
+        where = str(exc).removeprefix("definition.conditions.0.")
+        if where.startswith(f"filters.{len(rule.filters)}.property") and rule.property is not None:
+            where = "property" + where.split("property", 1)[1]
+        raise SegmentInvalid(where) from None
+    segments.tags.save_rule(project_id, tag, rule)

@@ -126,8 +126,3 @@ def rule_values(rule: TagRule, builder: QueryBuilder) -> exp.Select:
         ]
     )
     return exp.select(person.copy(), exp.alias_(value, "value")).from_(places.subquery("p"))
-
-
-def rule_events(rule: TagRule) -> list[str]:
-    """The event names a rule reads (for checking them against the catalogue)."""
-    return [] if rule.event == ANY_EVENT else [rule.event]

@@ -291,10 +291,6 @@ class TagService:
             row.persons, row.computed_at = len(found), utcnow()
         return len(found)
 
-    def compute_all(self, ctx: ProjectContext) -> dict[str, int]:
-        """Recompute every rule tag of the project."""
-        return {tag: self.compute(ctx, tag) for tag in sorted(self.rules(ctx.project_id))}
-
 
 def _insert(session: Session, project_id: int, chosen: dict[tuple[str, str], str], source: str) -> None:
     """Insert `(tag, person) -> value` rows (the caller removed any earlier values)."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 from opsloop.runtime import Runtime
 from opsloop.users.definitions import Group
 from opsloop.users.lifecycle import LifecycleThresholds, StageCount
-from opsloop.users.operations import movement, segment_from_rfm, segment_portrait
+from opsloop.users.operations import movement, save_tag_rule, segment_from_rfm, segment_portrait
 from opsloop.users.portrait import Dimension, Portrait, portrait_csv
 from opsloop.users.refresh import refresh_project
 from opsloop.users.rfm import RfmQuery
@@ -130,7 +130,7 @@ async def save_rule(
 ) -> dict[str, Any]:
     """Create or replace a rule tag and compute its values now."""
     rule = await _body(request, TagRule)
-    await _run(runtime.segments.tags.save_rule, project_id, tag, rule)
+    await _run(save_tag_rule, runtime.segments, project_id, tag, rule)
     persons = await _run(runtime.segments.tags.compute, runtime.project_context(project_id), tag)
     return {"tag": tag, "persons": persons}
 
