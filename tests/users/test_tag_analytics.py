@@ -64,3 +64,18 @@ def test_tag_filters_are_validated() -> None:
         parse_query({"kind": "trends", "series": [{"event": "a"}], "filters": [{"type": "tag", "value": "x"}]})
     with pytest.raises(QueryInvalid, match="`in` needs a list"):
         parse_query({"kind": "trends", "series": [{"event": "a"}], "filters": [tier("in", "gold")]})
+
+
+def test_funnel_and_series_filters(engine: Engine) -> None:
+    # Gold persons: alice (pageview 05-01, signup 05-01) and dan (pageview, signup 05-03) convert; a series'
+    # own tag filter reads the person of each row of the events relation.
+    funnel = {"kind": "funnel", **RANGE, "steps": [{"event": "pageview"}, {"event": "signup"}]}
+    assert [s.count for s in run(engine, {**funnel, "filters": [tier()]}).steps] == [2, 2]
+    split = run(engine, {**funnel, "breakdown": {"type": "tag", "property": "tier"}})
+    assert {b.breakdown_value: [s.count for s in b.steps] for b in split.breakdowns} == {
+        "gold": [2, 2],
+        "silver": [1, 1],
+        None: [1, 0],
+    }
+    own = {"kind": "trends", **RANGE, "series": [{"event": "signup", "filters": [tier("eq", "silver")]}]}
+    assert run(engine, own).series[0].values == [0, 1, 0]  # bob's signup on 05-02
