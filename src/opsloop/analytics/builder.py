@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlglot import exp
 
@@ -83,7 +83,9 @@ class QueryBuilder:
         self.params[name] = value
         return self.dialect.param(name, value)
 
-    def prop(self, key: str, kind: PropertyType = "event", document: exp.Expression | None = None) -> exp.Expression:
+    def prop(
+        self, key: str, kind: PropertyType | Literal["tag"] = "event", document: exp.Expression | None = None
+    ) -> exp.Expression:
         """A property of the event or of its person (from the `ev` relation, or from `document`), as text
         (NULL when missing); kind `tag`: the value of the person tag `key` (see `tag_text`)."""
         if kind == "tag":

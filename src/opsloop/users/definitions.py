@@ -177,7 +177,8 @@ class TagCondition(Model):
 
     def as_filter(self) -> PropertyFilter:
         """The condition as an analytics filter of type `tag`."""
-        return PropertyFilter(property=self.tag, type="tag", op=self.op, value=self.value, segment_id=None)
+        value: Any = self.value
+        return PropertyFilter(property=self.tag, type="tag", op=self.op, value=value, segment_id=None)
 
 
 class LifecycleCondition(Model):
