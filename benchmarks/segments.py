@@ -13,6 +13,9 @@ anonymous persons merged away). "Today" is 2024-04-29. Each is timed as the medi
 - RFM: the 5 x 5 R x F grid of buyers and revenue over a 90-day look-back.
 
 It checks that both sides agree, and prints the ratios opsloop / hand-written (target <= 1.5) and the peak RSS.
+With `--user-ops` it also times (no hand-written baseline) a quantile rule tag over 90-day revenue, the
+lifecycle stage counts as of today, a trends query filtered by that tag (its values travel as parameter
+lists), and the portrait of the segment by plan and lifecycle stage.
 """
 
 from __future__ import annotations
@@ -145,7 +148,51 @@ def persons_replica(distinct_ids: pa.Table) -> pa.Table:
     )
 
 
-def run_engine(engine: str, rows: int, repeats: int) -> list[dict[str, Any]]:
+def user_ops_timings(store: Any, ctx: Any, repeats: int) -> None:
+    """Print timings of rule tags, lifecycle counts, a tag-filtered trend and a portrait (no baseline)."""
+    import dataclasses
+
+    from opsloop.analytics.builder import QueryBuilder
+    from opsloop.analytics.runner import Fetch, run_analysis
+    from opsloop.query.registry import ANALYSES, parse_query
+    from opsloop.users.definitions import Group
+    from opsloop.users.lifecycle import LifecycleThresholds, stage_counts
+    from opsloop.users.portrait import Dimension, portrait
+    from opsloop.users.segment_library import SegmentLibrary
+    from opsloop.users.segment_sql import definition_members
+    from opsloop.users.tag_rules import TagRule, rule_values
+
+    rule = TagRule(event="purchase", aggregate="sum", property="amount", quantiles=["low", "mid", "high"])
+
+    def tag() -> dict[str, str]:
+        builder = QueryBuilder(store.dialect, ctx)
+        return {
+            str(r["person_id"]): str(r["value"]) for r in Fetch(store, builder, None).rows(rule_values(rule, builder))
+        }
+
+    took, values = timed(tag, repeats)
+    print(f"  rule tag (3 quantiles of 90-day revenue): {took:.3f} s ({len(values):,} persons)", flush=True)
+    took, points = timed(lambda: stage_counts(LifecycleThresholds(), ctx, store, TODAY, TODAY), repeats)
+    print(f"  lifecycle stage counts (one day): {took:.3f} s ({points[0].counts})", flush=True)
+    tagged = dataclasses.replace(ctx, segments=SegmentLibrary.of({}, {"tier": values}))
+    query = parse_query({"kind": "trends", "date_from": "2024-04-01", "date_to": str(TODAY),
+                         "series": [{"event": "pageview"}], "filters": [{"type": "tag", "property": "tier",
+                                                                           "op": "eq", "value": "high"}]})  # fmt: skip
+    analysis = ANALYSES[query.kind]  # type: ignore[attr-defined]
+    took, _ = timed(lambda: run_analysis(analysis, store, tagged, query, timeout=None), repeats)
+    print(f"  trends filtered by a tag: {took:.3f} s", flush=True)
+    dims = [Dimension(type="person", property="plan"), Dimension(type="lifecycle_stage")]
+
+    def picture() -> int:
+        builder = QueryBuilder(store.dialect, ctx)
+        members = definition_members(Group.model_validate(SEGMENT), builder)
+        return portrait(members, dims, builder, Fetch(store, builder, None)).segment_size
+
+    took, size = timed(picture, repeats)
+    print(f"  portrait of the segment (plan, lifecycle stage, top events): {took:.3f} s ({size:,} members)", flush=True)
+
+
+def run_engine(engine: str, rows: int, repeats: int, user_ops: bool = False) -> list[dict[str, Any]]:
     """Time the segment and RFM on one engine."""
     from opsloop.analytics.builder import QueryBuilder
     from opsloop.analytics.runner import Fetch
@@ -184,6 +231,9 @@ def run_engine(engine: str, rows: int, repeats: int) -> list[dict[str, Any]]:
         print(f"  {r['what']}: opsloop {r['opsloop']:.3f} s, hand-written {r['hand']:.3f} s, "
               f"ratio {r['opsloop'] / r['hand']:.2f} ({r['n']:,} persons)", flush=True)  # fmt: skip
         r["peak_rss_mib"] = peak_rss_mib()
+    if user_ops:
+        user_ops_timings(store, ctx, repeats)
+        results[-1]["peak_rss_mib"] = peak_rss_mib()
     store.close()
     return results
 
@@ -193,10 +243,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--engines", default="duckdb,chdb")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--user-ops", action="store_true", help="also time tags, lifecycle and portraits")
     args = parser.parse_args()
     results = []
     for engine in args.engines.split(","):
-        results += run_engine(engine, args.rows, args.repeats)
+        results += run_engine(engine, args.rows, args.repeats, args.user_ops)
     print(f"\n{'what':<10}{'engine':<8}{'rows':>12}{'opsloop s':>11}{'hand s':>9}{'ratio':>7}  target")
     for r in results:
         ratio = r["opsloop"] / r["hand"]

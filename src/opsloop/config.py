@@ -130,6 +130,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Longest lock-out after failed sign-ins; failures older than this are forgotten.",
     )
+    segment_refresh_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often the server refreshes every project's rule tags and segment memberships, in "
+        "minutes (the first run comes one interval after start); 0 turns the scheduled refresh off (cron "
+        "users run `opsloop refresh --project ID` instead).",
+    )
 
     @cached_property
     def resolved_data_dir(self) -> Path:

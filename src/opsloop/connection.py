@@ -33,6 +33,7 @@ from opsloop.users.segments import SegmentInfo, SegmentInput
 if TYPE_CHECKING:
     from opsloop.feedback.access import ProjectFeedback
     from opsloop.requirements.access import ProjectRequirements
+    from opsloop.users.access import ProjectUserOps
 
 
 class Project:
@@ -125,6 +126,13 @@ class Project:
             first_day=self.ctx.week_start,
             breakdown=breakdown,
         )
+
+    @property
+    def user_ops(self) -> ProjectUserOps:
+        """Tags, lifecycle stages, RFM movement and one-click segments, portraits, refresh."""
+        from opsloop.users.access import ProjectUserOps
+
+        return ProjectUserOps(self._runtime.segments, self.ctx)
 
 
 class Connection:

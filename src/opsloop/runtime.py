@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from opsloop.requirements.board import RequirementBoard
     from opsloop.requirements.reports import RequirementReports
     from opsloop.requirements.roadmap import Roadmaps
+    from opsloop.users.refresh import RefreshScheduler
 
 
 class Runtime:
@@ -41,6 +42,7 @@ class Runtime:
         self.stats = IngestStats()
         self._pipeline: IngestPipeline | None = None
         self._lock_fd: int | None = None
+        self.refresher: RefreshScheduler | None = None
 
     @cached_property
     def metadata(self) -> MetadataStore:
@@ -169,8 +171,24 @@ class Runtime:
         self._pipeline.start()
         return replayed
 
+    def start_refresh(self) -> RefreshScheduler | None:
+        """Start the scheduled refresh of rule tags and segments (`segment_refresh_minutes`; 0: none)."""
+        from opsloop.users.refresh import RefreshScheduler
+
+        minutes = self.settings.segment_refresh_minutes
+        if minutes <= 0 or self.refresher is not None:
+            return self.refresher
+        self.refresher = RefreshScheduler(
+            self.segments, lambda: [p.id for p in self.projects.list()], self.project_context, minutes * 60
+        )
+        self.refresher.start()
+        return self.refresher
+
     def close(self) -> None:
         """Flush and close everything that was opened."""
+        if self.refresher is not None:
+            self.refresher.stop()
+            self.refresher = None
         if self._pipeline is not None:
             self._pipeline.stop()
             self._pipeline = None

@@ -24,11 +24,14 @@ def members(
     saved: Mapping[int, SegmentSpec] | None = None,
     today: dt.date = dt.date(2024, 6, 30),
     timezone: str = "UTC",
+    tags: Mapping[str, Mapping[str, str]] | None = None,
 ) -> set[str]:
-    """Load a log into a fresh project and return the names (distinct ids) of a definition's members."""
+    """Load a log into a fresh project and return the names (distinct ids) of a definition's members
+    (`tags`: tag -> distinct id -> value, the persons' tags)."""
     group = definition if isinstance(definition, Group) else Group.model_validate(definition)
     project = engine.load(log)
-    ctx = ProjectContext(project, timezone, "monday", today, SegmentLibrary.of(saved or {}))
+    held = {tag: {person_uuid(d): v for d, v in values.items()} for tag, values in (tags or {}).items()}
+    ctx = ProjectContext(project, timezone, "monday", today, SegmentLibrary.of(saved or {}, held))
     builder = QueryBuilder(engine.store.dialect, ctx)
     rows = Fetch(engine.store, builder, 60).rows(member_ids(definition_members(group, builder), builder))
     names = {person_uuid(d.distinct_id): d.distinct_id for d in log.events}

@@ -13,12 +13,17 @@ from opsloop.users.definitions import (
     AgeCondition,
     EventCondition,
     Group,
+    LifecycleCondition,
     PersonCondition,
+    RfmSegmentCondition,
     SeenCondition,
     SegmentCondition,
+    TagCondition,
 )
+from opsloop.users.lifecycle import LifecycleThresholds
+from opsloop.users.rfm import RfmQuery, segment_of
 from opsloop.users.segment_library import SegmentSpec
-from tests.analytics.conftest import EventLog
+from tests.analytics.conftest import EventLog, person_uuid
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -77,7 +82,15 @@ def matches(op: str, value: Any, text: str | None) -> bool:
 class Reference:
     """The members of definitions over one event log, as of `today` in `timezone`."""
 
-    def __init__(self, log: EventLog, today: dt.date, timezone: str, saved: Mapping[int, SegmentSpec]) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        today: dt.date,
+        timezone: str,
+        saved: Mapping[int, SegmentSpec],
+        tags: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        self.tags = tags or {}
         self.log = log
         self.today = today
         self.zone = zoneinfo.ZoneInfo(timezone)
@@ -145,9 +158,53 @@ class Reference:
             moment = min(times) if c.type == "first_seen" else max(times)
             low, high = self.window(c)
             return low <= moment < high
+        if isinstance(c, TagCondition):
+            return matches(c.op, c.value, self.tags.get(c.tag, {}).get(person))
+        if isinstance(c, LifecycleCondition):
+            return self.stage(c.thresholds or LifecycleThresholds(), person) in c.stages
+        if isinstance(c, RfmSegmentCondition):
+            found = self.rfm(c.rfm).get(person)
+            return found is not None and (found[2] in c.segments or found[:2] in c.cells)
         assert isinstance(c, SegmentCondition)
         inside = person in self.saved_members(c.segment_id)
         return inside if c.member else not inside
+
+    def stage(self, t: LifecycleThresholds, person: str) -> str | None:
+        """The lifecycle stage in the words of docs/segments.md ("Lifecycle stages")."""
+        end = self.midnight(self.today + dt.timedelta(days=1))
+        times = [at for who, _, at, _ in self.events if who == person and at < end]
+        if not times:
+            return None
+
+        def since(days: int) -> dt.datetime:
+            return self.midnight(self.today - dt.timedelta(days=days - 1))
+
+        first, last = min(times), max(times)
+        before = any(since(2 * t.active_days) <= at < since(t.active_days) for at in times)
+        if first >= since(t.new_days):
+            return "new"
+        if last >= since(t.active_days):
+            return "active" if before or first >= since(2 * t.active_days) else "resurrected"
+        return "dormant" if last >= since(t.churn_days) else "churned"
+
+    def rfm(self, query: RfmQuery) -> dict[str, tuple[int, int, str]]:
+        """Buyer -> (R, F, segment): places 1..n score floor(5 (place - 1) / n) + 1; R ranks the last
+        purchase (ties share the lowest place), F the frequency, then the last purchase, then the person id."""
+        low = self.midnight(self.today - dt.timedelta(days=query.lookback_days - 1))
+        high = self.midnight(self.today + dt.timedelta(days=1))
+        bought: dict[str, list[dt.datetime]] = {}
+        for who, event, at, _ in self.events:
+            if event == query.value_event and low <= at < high:
+                bought.setdefault(who, []).append(at)
+        n = len(bought)
+        last = {p: max(ts) for p, ts in bought.items()}
+        by_f = sorted(bought, key=lambda p: (len(bought[p]), last[p], person_uuid(p)))
+        scores: dict[str, tuple[int, int, str]] = {}
+        for p in bought:
+            r_place = 1 + sum(1 for q in bought if last[q] < last[p])
+            r, f = 5 * (r_place - 1) // n + 1, 5 * by_f.index(p) // n + 1
+            scores[p] = (r, f, segment_of(query.segment_map, r, f))
+        return scores
 
     @staticmethod
     def event_filter(rule: PropertyFilter, properties: dict[str, Any]) -> bool:

@@ -52,3 +52,40 @@ def test_python_api(tmp_path: Path) -> None:
             {"kind": "trends", "series": [{"event": "$any"}], "filters": [{"type": "segment", "segment_id": static.id}]}
         )
         assert filtered.series[0].total == 2  # bob's purchase and cat's pageview
+
+
+def test_user_ops_from_python(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path / "data")]
+    project = json.loads(runner.invoke(app, ["project", "create", "Shop", "--json", *data]).stdout)["project_id"]
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "uid,what,when,amount,plan\n"
+        f"ann,purchase,{today}T00:00:01Z,130,pro\n"
+        f"bob,purchase,{today}T00:00:02Z,5,free\n"
+        f"cat,pageview,{today}T00:00:03Z,,pro\n"
+    )
+    mapping = ["--map", "uid=distinct_id", "--map", "what=event", "--map", "when=timestamp"]
+    mapping += ["--map", "amount=properties.amount", "--map", "plan=$set.plan"]
+    assert runner.invoke(app, ["import", str(events), "--project", str(project), *mapping, *data]).exit_code == 0
+
+    with opsloop.connect(tmp_path / "data") as ops:
+        shop = ops.project(project).user_ops
+        assert shop.tag("cat", "vip").stored == 1
+        tiers = [{"value": "high", "min": 100}, {"value": "low", "min": 0}]
+        rule = {"event": "purchase", "aggregate": "sum", "property": "amount", "thresholds": tiers}
+        assert shop.save_tag_rule("value_tier", rule) == 2
+        assert {t.tag: t.values for t in shop.tags()} == {"value_tier": {"high": 1, "low": 1}, "vip": {"": 1}}
+        assert shop.lifecycle_thresholds(churn_days=60).churn_days == 60
+        assert shop.stage_counts(dt.date.fromisoformat(today))[-1].counts["new"] == 3
+        # ann bought first (R 1) and bob later: one purchase each -> ann (1, 1) Hibernating, bob (3, 3).
+        rfm = {"value_event": "purchase", "amount_property": "amount", "lookback_days": 30}
+        saved = shop.rfm_segment(rfm, cell=(3, 3))
+        assert ops.project(project).refresh_segment(saved.id).size == 1
+        assert shop.rfm_movement("purchase", "amount", 30).moved == 2
+        high = {"conditions": [{"type": "tag", "tag": "value_tier", "value": "high"}]}
+        picture = shop.portrait([{"type": "person", "property": "plan"}], definition=high)
+        # ann (pro) is the whole segment: pro 1/1 against 2/3 overall.
+        assert [(r.value, r.segment_persons, r.all_persons) for r in picture.dimensions[0].rows][0] == ("pro", 1, 2)
+        assert shop.refresh().tags == {"value_tier": 2}

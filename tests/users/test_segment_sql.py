@@ -178,7 +178,37 @@ seen_leaf = st.builds(lambda t, w: {"type": t, **w}, st.sampled_from(["first_see
 segment_leaf = st.builds(
     lambda s, m: {"type": "segment", "segment_id": s, "member": m}, st.sampled_from([1, 2]), st.booleans()
 )
-leaf = st.one_of(person_leaf, event_leaf, seen_leaf, segment_leaf)
+tag_leaf = st.one_of(
+    st.builds(
+        lambda o, v: {"type": "tag", "tag": "tier", "op": o, "value": v},
+        st.sampled_from(["eq", "neq"]),
+        st.sampled_from(["gold", "silver"]),
+    ),
+    st.just({"type": "tag", "tag": "tier", "op": "in", "value": ["gold", "silver"]}),
+    st.builds(lambda o: {"type": "tag", "tag": "tier", "op": o}, st.sampled_from(["is_set", "is_not_set"])),
+)
+thresholds_st = st.sampled_from(
+    [None, {"new_days": 1, "active_days": 3, "churn_days": 10}, {"new_days": 5, "active_days": 10, "churn_days": 20}]
+)
+stage_leaf = st.builds(
+    lambda stages, t: {"type": "lifecycle_stage", "stages": stages, **({"thresholds": t} if t else {})},
+    st.lists(
+        st.sampled_from(["new", "active", "resurrected", "dormant", "churned"]), min_size=1, max_size=2, unique=True
+    ),
+    thresholds_st,
+)
+rfm_leaf = st.builds(
+    lambda days, names, cells: {
+        "type": "rfm_segment",
+        "rfm": {"value_event": "buy", "amount_property": "amount", "lookback_days": days},
+        "segments": names,
+        "cells": cells if cells or not names else [],
+    },
+    st.sampled_from([5, 20, 40]),
+    st.lists(st.sampled_from(["Champions", "Loyal", "Hibernating", "At Risk", "About to Sleep", "New"]), max_size=2),
+    st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=1, max_size=3),
+)
+leaf = st.one_of(person_leaf, event_leaf, seen_leaf, segment_leaf, tag_leaf, stage_leaf, rfm_leaf)
 tree = st.recursive(
     leaf,
     lambda inner: st.builds(
@@ -208,13 +238,21 @@ def logs(draw: st.DrawFn) -> EventLog:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(log=logs(), definition=tree, timezone=st.sampled_from(["UTC", "America/New_York"]))
-def test_engine_agrees_with_reference(engine: Engine, log: EventLog, definition: dict[str, Any], timezone: str) -> None:
+@given(
+    log=logs(),
+    definition=tree,
+    timezone=st.sampled_from(["UTC", "America/New_York"]),
+    tiers=st.lists(st.sampled_from([None, "gold", "silver"]), min_size=len(NAMES), max_size=len(NAMES)),
+)
+def test_engine_agrees_with_reference(
+    engine: Engine, log: EventLog, definition: dict[str, Any], timezone: str, tiers: list[str | None]
+) -> None:
     root = Group.model_validate(definition if definition.get("type") == "group" else group(definition))
     saved = {
         1: SegmentSpec(1, "buyers", Group.model_validate(group({"type": "event", "event": "buy", "within_days": 20}))),
         2: SegmentSpec(2, "list", None, distinct_ids=("u1", "anon")),
     }
     today = dt.date(2024, 7, 5)
-    expected = Reference(log, today, timezone, saved).members(root)
-    assert members(engine, log, root, saved=saved, today=today, timezone=timezone) == expected
+    tags = {"tier": {name: tier for name, tier in zip(NAMES, tiers, strict=True) if tier is not None}}
+    expected = Reference(log, today, timezone, saved, tags).members(root)
+    assert members(engine, log, root, saved=saved, today=today, timezone=timezone, tags=tags) == expected

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlglot import exp
 
@@ -57,6 +57,10 @@ class SegmentSource(Protocol):
         """The segment's name: its breakdown value."""
         ...
 
+    def tag_values(self, tag: str) -> dict[str, list[str]]:
+        """A person tag's values: value -> the ids of the persons holding it."""
+        ...
+
 
 class QueryBuilder:
     """Builds the SQL of one analysis for one engine, collecting the named parameters it binds."""
@@ -79,9 +83,13 @@ class QueryBuilder:
         self.params[name] = value
         return self.dialect.param(name, value)
 
-    def prop(self, key: str, kind: PropertyType = "event", document: exp.Expression | None = None) -> exp.Expression:
+    def prop(
+        self, key: str, kind: PropertyType | Literal["tag"] = "event", document: exp.Expression | None = None
+    ) -> exp.Expression:
         """A property of the event or of its person (from the `ev` relation, or from `document`), as text
-        (NULL when missing)."""
+        (NULL when missing); kind `tag`: the value of the person tag `key` (see `tag_text`)."""
+        if kind == "tag":
+            return self.tag_text(key, self._joined_person() if document is not None else col(PERSON))
         return self.dialect.json_text(document if document is not None else col(_PROPERTY_COLUMNS[kind]), key)
 
     def number(self, text: exp.Expression) -> exp.Expression:
@@ -136,6 +144,25 @@ class QueryBuilder:
             ifs=[
                 exp.If(this=self.in_segment(segment_id, document is not None), true=self.value(label))
                 for segment_id, label in zip(breakdown.segment_ids, labels, strict=True)
+            ]
+        )
+
+    def tag_text(self, tag: str, person: exp.Expression) -> exp.Expression:
+        """The value of a person tag for `person` (NULL when the person has none): the tag's values come
+        from the project's segment source as parameter lists of person ids, one per value."""
+        source = self.ctx.segments
+        if source is None:
+            from opsloop.query.registry import QueryInvalid
+
+            raise QueryInvalid("tag filters and breakdowns need the project's tags")
+        values = source.tag_values(tag)
+        if not values:  # a CASE that never holds: a NULL of the text type on both engines
+            return exp.Case(ifs=[exp.If(this=exp.false(), true=self.value(""))])
+        as_text = self.dialect.as_text(person)
+        return exp.Case(
+            ifs=[
+                exp.If(this=self.dialect.array_contains(self.value(ids), as_text.copy()), true=self.value(value))
+                for value, ids in sorted(values.items())
             ]
         )
 

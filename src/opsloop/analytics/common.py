@@ -17,8 +17,9 @@ OTHER_VALUE = "$other"
 Interval = Literal["hour", "day", "week", "month"]
 Period = Literal["day", "week", "month"]
 PropertyType = Literal["event", "person"]
-#: What a filter or breakdown reads: an event property, a person property, or membership of saved segments.
-FilterType = Literal["event", "person", "segment"]
+#: What a filter or breakdown reads: an event property, a person property, membership of saved segments, or
+#: (`tag`) the value of a person tag (docs/segments.md, "Tags").
+FilterType = Literal["event", "person", "segment", "tag"]
 FilterOp = Literal["eq", "neq", "in", "gt", "gte", "lt", "lte", "contains", "is_set", "is_not_set"]
 Scalar = str | int | float | bool
 
@@ -150,9 +151,9 @@ class RangeQuery(Model):
 
 
 def uses_segments(value: object) -> bool:
-    """Whether a query (or any part of it) has a filter or breakdown of type `segment`."""
+    """Whether a query (or any part of it) has a filter or breakdown of type `segment` or `tag`."""
     if isinstance(value, PropertyFilter | Breakdown):
-        return value.type == "segment"
+        return value.type in ("segment", "tag")
     if isinstance(value, BaseModel):
         return any(uses_segments(getattr(value, name)) for name in type(value).model_fields)
     if isinstance(value, list | tuple):

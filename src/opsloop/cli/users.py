@@ -281,3 +281,7 @@ def rfm(
         return
     _print([s.model_dump() for s in result.segments], ["segment", "persons", "revenue"], False)
     _print([c.model_dump() for c in result.cells if c.persons], ["r", "f", "segment", "persons", "revenue"], False)
+
+
+# More user-operations commands (tags, lifecycle, RFM movement, portraits, refresh) register themselves.
+from opsloop.cli import user_ops as _user_ops  # noqa: E402, F401

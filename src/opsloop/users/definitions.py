@@ -14,6 +14,8 @@ from pydantic import Field, field_validator, model_validator
 
 from opsloop.analytics.common import ANY_EVENT, FilterOp, Model, PropertyFilter, Scalar, check_name
 from opsloop.analytics.timeframe import ProjectContext
+from opsloop.users.lifecycle import LifecycleThresholds, Stage
+from opsloop.users.rfm import RfmQuery
 
 #: Most conditions (groups included) in one definition, and deepest nesting of groups.
 MAX_CONDITIONS = 100
@@ -155,6 +157,61 @@ class SegmentCondition(Model):
     member: bool = Field(True, description="`false`: the person is not a member")
 
 
+class TagCondition(Model):
+    """A person tag's value: equal to a value, one of values, set or not set."""
+
+    type: Literal["tag"]
+    tag: str = Field(description="tag name")
+    op: Literal["eq", "neq", "in", "is_set", "is_not_set"] = Field("eq", description="`eq` `neq` `in` `is_set` ...")
+    value: str | list[str] | None = Field(None, description="a value; a list for `in`; none for `is_set`")
+
+    @field_validator("tag")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_name(value, "tag")
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> TagCondition:
+        self.as_filter()
+        return self
+
+    def as_filter(self) -> PropertyFilter:
+        """The condition as an analytics filter of type `tag`."""
+        value: Any = self.value
+        return PropertyFilter(property=self.tag, type="tag", op=self.op, value=value, segment_id=None)
+
+
+class LifecycleCondition(Model):
+    """The person's lifecycle stage today is one of `stages` (thresholds: the project's unless given)."""
+
+    type: Literal["lifecycle_stage"]
+    stages: list[Stage] = Field(min_length=1, max_length=5, description="`new` `active` `resurrected` ...")
+    thresholds: LifecycleThresholds | None = Field(None, description="day thresholds (default: the project's)")
+
+
+class RfmSegmentCondition(Model):
+    """The person's RFM segment (by `rfm`: value event, amount, look-back, map) is one of `segments`, or their
+    (R, F) cell is one of `cells`."""
+
+    type: Literal["rfm_segment"]
+    rfm: RfmQuery = Field(description="how RFM is computed (as in the RFM query)")
+    segments: list[str] = Field(default_factory=list, max_length=25, description="segment names of the map")
+    cells: list[tuple[int, int]] = Field(default_factory=list, max_length=25, description="(R, F) cells")
+
+    @model_validator(mode="after")
+    def _something(self) -> RfmSegmentCondition:
+        if not self.segments and not self.cells:
+            raise ValueError("an `rfm_segment` condition needs `segments` or `cells`")
+        known = {rule.name for rule in self.rfm.segment_map} | {"Other"}
+        for name in self.segments:
+            if name not in known:
+                raise ValueError(f"segments: {name!r} is not a segment of the map ({', '.join(sorted(known))})")
+        for r, f in self.cells:
+            if not (1 <= r <= 5 and 1 <= f <= 5):
+                raise ValueError("cells: scores are 1 to 5")
+        return self
+
+
 class Group(Model):
     """Conditions joined by AND (all hold) or OR (any holds); `negate` turns the result around."""
 
@@ -173,7 +230,15 @@ class Group(Model):
 
 
 Condition = Annotated[
-    PersonCondition | AgeCondition | EventCondition | SeenCondition | SegmentCondition | Group,
+    PersonCondition
+    | AgeCondition
+    | EventCondition
+    | SeenCondition
+    | SegmentCondition
+    | TagCondition
+    | LifecycleCondition
+    | RfmSegmentCondition
+    | Group,
     Field(discriminator="type"),
 ]
 Group.model_rebuild()

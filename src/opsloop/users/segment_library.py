@@ -10,6 +10,7 @@ from sqlglot import exp
 from opsloop.analytics.builder import QueryBuilder
 from opsloop.query.registry import QueryInvalid
 from opsloop.users.definitions import Group, referenced_segments
+from opsloop.users.lifecycle import LifecycleThresholds
 from opsloop.users.segment_sql import definition_members, static_members
 
 
@@ -33,13 +34,37 @@ class SegmentLibrary:
     """Saved segments looked up by id (`load`), compiled on demand; implements `SegmentSource`."""
 
     load: Callable[[int], SegmentSpec | None]
+    #: A tag's values (value -> person ids), looked up when a tag filter, breakdown or condition needs them.
+    load_tag: Callable[[str], dict[str, list[str]]] = field(default=lambda tag: {})
+    #: The project's lifecycle thresholds (for `lifecycle_stage` conditions without their own).
+    lifecycle: LifecycleThresholds = field(default_factory=LifecycleThresholds)
+    _tags: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     _specs: dict[int, SegmentSpec] = field(default_factory=dict)
     _compiling: list[int] = field(default_factory=list)
 
     @classmethod
-    def of(cls, specs: Mapping[int, SegmentSpec]) -> SegmentLibrary:
-        """A library over segments held in memory."""
-        return cls(specs.get)
+    def of(
+        cls,
+        specs: Mapping[int, SegmentSpec],
+        tags: Mapping[str, Mapping[str, str]] | None = None,
+        lifecycle: LifecycleThresholds | None = None,
+    ) -> SegmentLibrary:
+        """A library over segments (and tags: tag -> person id -> value) held in memory."""
+        held = dict(tags or {})
+
+        def load_tag(tag: str) -> dict[str, list[str]]:
+            values: dict[str, list[str]] = {}
+            for person, value in sorted(held.get(tag, {}).items()):
+                values.setdefault(value, []).append(person)
+            return values
+
+        return cls(specs.get, load_tag, lifecycle or LifecycleThresholds())
+
+    def tag_values(self, tag: str) -> dict[str, list[str]]:
+        """A tag's values: value -> the ids of the persons holding it (loaded once per library)."""
+        if tag not in self._tags:
+            self._tags[tag] = self.load_tag(tag)
+        return self._tags[tag]
 
     def spec(self, segment_id: int) -> SegmentSpec:
         """A segment by id; `SegmentInvalid` when the project has none with that id."""

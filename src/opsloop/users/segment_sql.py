@@ -21,11 +21,16 @@ from opsloop.users.definitions import (
     Condition,
     EventCondition,
     Group,
+    LifecycleCondition,
     PersonCondition,
+    RfmSegmentCondition,
     SeenCondition,
     SegmentCondition,
+    TagCondition,
     walk,
 )
+from opsloop.users.lifecycle import LifecycleThresholds, person_stages
+from opsloop.users.rfm_movement import rfm_members
 
 #: Aliases: `p` the persons replica, `b` the per-person behaviour counts.
 _PERSONS = "p"
@@ -118,9 +123,32 @@ class _Compiler:
                 exp.GTE(this=moment, expression=builder.value(since)),
                 exp.LT(this=moment.copy(), expression=builder.value(until)),
             )
+        if isinstance(condition, TagCondition):
+            return self._tag(condition)
+        if isinstance(condition, LifecycleCondition):
+            thresholds = condition.thresholds or project_thresholds(builder)
+            stages = person_stages(thresholds, builder)
+            chosen = exp.select(col(PERSON)).from_(stages.subquery("st"))
+            chosen = chosen.where(
+                exp.In(this=exp.column("stage"), expressions=[builder.value(s) for s in condition.stages])
+            )
+            return exp.In(this=col("id", _PERSONS), query=chosen.subquery())
+        if isinstance(condition, RfmSegmentCondition):
+            buyers = rfm_members(condition.rfm, condition.segments, condition.cells, builder)
+            return exp.In(this=col("id", _PERSONS), query=buyers.subquery())
         assert isinstance(condition, SegmentCondition)
         member = in_saved_segment(builder, condition.segment_id, col("id", _PERSONS))
         return member if condition.member else exp.Not(this=member)
+
+    def _tag(self, condition: TagCondition) -> exp.Expr:
+        builder = self.builder
+        text = builder.tag_text(condition.tag, col("id", _PERSONS))
+        if condition.op in ("is_set", "is_not_set"):
+            unset = exp.Is(this=text, expression=exp.Null())
+            return unset if condition.op == "is_not_set" else exp.Not(this=unset)
+        values = condition.value if isinstance(condition.value, list) else [condition.value]
+        matched = exp.In(this=text, expressions=[builder.value(v) for v in values])
+        return exp.func("coalesce", exp.Not(this=exp.paren(matched)), exp.true()) if condition.op == "neq" else matched
 
     def _age(self, condition: AgeCondition) -> exp.Expr:
         builder = self.builder
@@ -139,6 +167,12 @@ class _Compiler:
         if condition.max is not None:
             parts.append(exp.GTE(this=number.copy(), expression=builder.value(float(year - condition.max))))
         return exp.and_(*parts)
+
+
+def project_thresholds(builder: QueryBuilder) -> LifecycleThresholds:
+    """The project's lifecycle thresholds, as its segment source knows them (the defaults otherwise)."""
+    found = getattr(builder.ctx.segments, "lifecycle", None)
+    return found if isinstance(found, LifecycleThresholds) else LifecycleThresholds()
 
 
 def in_saved_segment(builder: QueryBuilder, segment_id: int, person: exp.Expression) -> exp.Expr:

@@ -22,11 +22,21 @@ from opsloop.store.events import EventStore
 from opsloop.store.metadata import MetadataStore, bulk_insert
 from opsloop.store.models import PersonDistinctId, utcnow
 from opsloop.users.catalogue import CatalogueService, EntryKind
-from opsloop.users.definitions import AgeCondition, EventCondition, Group, PersonCondition, referenced_segments
+from opsloop.users.definitions import (
+    AgeCondition,
+    EventCondition,
+    Group,
+    PersonCondition,
+    RfmSegmentCondition,
+    TagCondition,
+    referenced_segments,
+)
 from opsloop.users.segment_library import SegmentInvalid, SegmentLibrary, SegmentSpec, check_no_cycle
 from opsloop.users.segment_sql import count_members, definition_members, member_ids
+from opsloop.users.stages import StageService
 from opsloop.users.static_lists import parse_id_list
 from opsloop.users.tables import Segment, SegmentListId, SegmentMember, SegmentSize
+from opsloop.users.tags import TagService
 
 SegmentKind = Literal["dynamic", "static"]
 #: How long a catalogue refresh counts as recent: an unknown name is looked up again after that.
@@ -96,6 +106,8 @@ class SegmentService:
         self.metadata = metadata
         self.store = store
         self.catalogue = CatalogueService(metadata, store)
+        self.tags = TagService(metadata, store)
+        self.stages = StageService(metadata, store)
 
     # -- reading ------------------------------------------------------------------------------------------
 
@@ -160,7 +172,7 @@ class SegmentService:
                 row = session.get(Segment, segment_id)
                 return self._spec(session, row) if row is not None and row.project_id == project_id else None
 
-        return SegmentLibrary(load)
+        return SegmentLibrary(load, lambda tag: self.tags.values(project_id, tag), self.stages.thresholds(project_id))
 
     # -- writing ------------------------------------------------------------------------------------------
 
@@ -253,6 +265,14 @@ class SegmentService:
                     need("event", condition.event, f"{where}.event")
                 for i, rule in enumerate(condition.filters):
                     need("event_property", rule.property, f"{where}.filters.{i}.property")
+            elif isinstance(condition, RfmSegmentCondition):
+                need("event", condition.rfm.value_event, f"{where}.rfm.value_event")
+                need("event_property", condition.rfm.amount_property, f"{where}.rfm.amount_property")
+            elif isinstance(condition, TagCondition):
+                tags = {t.tag for t in self.tags.listing(project_id)}
+                if condition.tag not in tags:
+                    choices = ", ".join(sorted(tags)[:20]) or "none yet"
+                    problems.append(f"{where}.tag: unknown tag {condition.tag!r} (known: {choices})")
         return problems
 
     # -- sizes, members, lists ------------------------------------------------------------------------------

@@ -81,3 +81,41 @@ class SegmentSize(Base):
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"), index=True)
     computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     size: Mapped[int] = mapped_column(BigInteger)
+
+
+class PersonTag(Base):
+    """A person's value of one tag: set by hand (`manual`) or computed by the tag's rule (`rule`)."""
+
+    __tablename__ = "person_tags"
+    __table_args__ = (UniqueConstraint("project_id", "tag", "person_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(200))
+    person_id: Mapped[str] = mapped_column(String(36))
+    value: Mapped[str] = mapped_column(String(400), default="")
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TagRuleRow(Base):
+    """A rule tag: the rule that computes its values from behaviour, and when it last ran."""
+
+    __tablename__ = "tag_rules"
+    __table_args__ = (UniqueConstraint("project_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    persons: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    computed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class UserOpsSettings(Base):
+    """A project's user-operations settings: lifecycle thresholds (days)."""
+
+    __tablename__ = "user_ops_settings"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    lifecycle: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -15,7 +15,7 @@ from opsloop import __version__
 from opsloop.config import Settings
 from opsloop.runtime import Runtime
 from opsloop.web import annotations as annotations_api
-from opsloop.web import api, capture, dashboards_api, feedback, ops, surveys_api, surveys_pages, users_api
+from opsloop.web import api, capture, dashboards_api, feedback, ops, surveys_api, surveys_pages, user_ops_api, users_api
 from opsloop.web import requirements as requirements_api
 from opsloop.web import roadmap as roadmap_page
 from opsloop.web.console import install_console
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         replayed = runtime.start_ingest()
         if replayed:
             log.info("recovered %d acknowledged events from the ingest log", replayed)
+        runtime.start_refresh()
         try:
             yield
         finally:
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(roadmap_page.router)
     app.include_router(surveys_api.router)
     app.include_router(surveys_pages.router)
+    app.include_router(user_ops_api.router, tags=["users"])
     install_console(app)
 
     @app.exception_handler(RequestValidationError)
