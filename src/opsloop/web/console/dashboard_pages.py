@@ -19,7 +19,9 @@ from opsloop.web.console.auth_pages import _field
 from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, gettext_for, render
 
 router = console_router()
-PROJECT_NAV.append(NavItem(N_("Dashboards"), "/dashboards"))
+# Before Settings, so that the administrative entries stay last.
+_SETTINGS = next(i for i, item in enumerate(PROJECT_NAV) if item.path == "/settings")
+PROJECT_NAV.insert(_SETTINGS, NavItem(N_("Dashboards"), "/dashboards"))
 
 #: Most rows of a tile's result sent to the page.
 TILE_ROWS = 500

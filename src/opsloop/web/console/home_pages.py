@@ -18,7 +18,8 @@ from opsloop.web.console.auth_pages import _field
 from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, gettext_for, render
 
 router = console_router()
-PROJECT_NAV.append(NavItem(N_("Home"), "/home"))
+# Home comes right after the overview (the other pages append theirs at the end).
+PROJECT_NAV.insert(1, NavItem(N_("Home"), "/home"))
 
 #: The periods the page offers (days).
 PERIODS = (7, 30)

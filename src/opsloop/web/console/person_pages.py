@@ -14,8 +14,9 @@ from opsloop.web.console.access import ConsoleError, ProjectAccess, console_rout
 from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, _localtime, gettext_for, render
 
 router = console_router()
-PROJECT_NAV.append(NavItem(N_("Persons"), "/persons"))
-PROJECT_NAV.append(NavItem(N_("Live events"), "/events"))
+# Before Settings, so that the administrative entries stay last.
+_SETTINGS = next(i for i, item in enumerate(PROJECT_NAV) if item.path == "/settings")
+PROJECT_NAV[_SETTINGS:_SETTINGS] = [NavItem(N_("Persons"), "/persons"), NavItem(N_("Live events"), "/events")]
 
 PERSONS_PAGE = 50
 TIMELINE_PAGE = 50
@@ -125,7 +126,7 @@ def events_page(
         "seconds": LIVE_REFRESH_SECONDS,
         "person_url": f"/projects/{access.project.id}/person?id=",
         "text": {
-            "properties": _("properties"),
+            "properties": _("Properties"),
             "updated": _("Updated {time}"),
             "paused": _("Paused"),
             "failed": _("Could not refresh:"),

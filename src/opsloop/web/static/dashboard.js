@@ -25,6 +25,12 @@
     return { numeric: numeric, labels: labels };
   }
 
+  // The first of the preferred names present, else the first column.
+  function pick(columns, preferred) {
+    for (var i = 0; i < preferred.length; i++) { if (columns.indexOf(preferred[i]) >= 0) { return preferred[i]; } }
+    return columns[0];
+  }
+
   function timeSeries(rows, cols) {
     var traces = {}, order = [];
     rows.forEach(function (row) {
@@ -72,12 +78,17 @@
       window.Plotly.newPlot(container, timeSeries(rows, cols), layoutBase, { displayModeBar: false, responsive: true });
       return;
     }
-    if (window.Plotly && cols.labels.length && cols.numeric.length && rows.length <= 60) {
-      var x = rows.map(function (r) { return String(r[cols.labels[0]]); });
-      var traces = cols.numeric.slice(0, 3).map(function (column) {
-        return { x: x, y: rows.map(function (r) { return r[column]; }), name: column, type: "bar" };
-      });
-      window.Plotly.newPlot(container, traces, layoutBase, { displayModeBar: false, responsive: true });
+    var label = pick(cols.labels, ["label", "event", "name", "breakdown_value"]);
+    var measure = pick(cols.numeric.filter(function (c) { return ["step", "position", "index"].indexOf(c) < 0; }),
+      ["count", "value", "persons", "total"]);
+    if (window.Plotly && label && measure && rows.length <= 60) {
+      var trace = {
+        x: rows.map(function (r) { return String(r[label]); }), y: rows.map(function (r) { return r[measure]; }),
+        name: measure, type: "bar", marker: { color: "#2456d3" }, text: rows.map(function (r) { return r[measure]; }),
+        textposition: "auto"
+      };
+      var layout = Object.assign({}, layoutBase, { showlegend: false, xaxis: { type: "category" } });
+      window.Plotly.newPlot(container, [trace], layout, { displayModeBar: false, responsive: true });
       return;
     }
     table(container, rows);

@@ -40,7 +40,7 @@
       if (e.property_count) {
         var details = document.createElement("details");
         var summary = document.createElement("summary");
-        summary.textContent = e.property_count + " " + live.text.properties;
+        summary.textContent = live.text.properties + " (" + e.property_count + ")";
         var pre = document.createElement("pre");
         pre.textContent = e.properties;
         details.appendChild(summary);
