@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlglot import exp
 
 from opsloop.store.events import EventStore
-from opsloop.store.relations import project_distinct_ids, project_events, project_persons
+from opsloop.store.relations import project_distinct_ids, project_persons
 
 #: Most rows one page of persons or events holds.
 MAX_PAGE = 200
@@ -56,10 +56,6 @@ def _as_utc(value: Any) -> dt.datetime | None:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def _text_person_id() -> exp.Expression:
-    return exp.cast(exp.column("person_id"), "text")
 
 
 def search_persons(
@@ -110,10 +106,18 @@ def search_persons(
     return [PersonMatch(person_id=str(r[0]), distinct_id=str(r[1]), distinct_id_count=int(r[2])) for r in rows]
 
 
-def _events(project_id: int, store: EventStore) -> exp.Select:
-    return exp.select("uuid", "event", "distinct_id", "timestamp", "properties").from_(
-        project_events(project_id, store.dialect).subquery("ev")
+def _events(project_id: int) -> exp.Select:
+    """The project's stored events, straight from the events table (no identity join: callers filter first)."""
+    return (
+        exp.select("uuid", "event", "distinct_id", "timestamp", "properties")
+        .from_(exp.to_table("events"))
+        .where(exp.EQ(this=exp.column("project_id"), expression=exp.Literal.number(int(project_id))))
     )
+
+
+def _of_ids(store: EventStore, distinct_ids: list[str]) -> exp.Expression:
+    """`distinct_id IN (?, ?, ...)`: the events of a person are the events of all its distinct ids."""
+    return exp.column("distinct_id").isin(*[store.dialect.placeholder() for _ in distinct_ids])
 
 
 def _rows(result_rows: list[Any]) -> list[EventRow]:
@@ -130,39 +134,39 @@ def _rows(result_rows: list[Any]) -> list[EventRow]:
 
 
 def person_timeline(
-    store: EventStore, project_id: int, person_id: str, *, limit: int = 50, offset: int = 0
+    store: EventStore, project_id: int, distinct_ids: list[str], *, limit: int = 50, offset: int = 0
 ) -> list[EventRow]:
-    """A person's events (every distinct id of theirs), newest first, one page."""
+    """A person's events (all of its `distinct_ids`), newest first, one page."""
     limit, offset = _page(limit, offset)
+    if not distinct_ids:
+        return []
     query = (
-        _events(project_id, store)
-        .where(exp.EQ(this=_text_person_id(), expression=store.dialect.placeholder()))
+        _events(project_id)
+        .where(_of_ids(store, distinct_ids))
         .order_by(exp.Ordered(this=exp.column("timestamp"), desc=True), exp.column("uuid"))
         .limit(limit)
         .offset(offset)
     )
-    return _rows(store.query(store.dialect.render(query), [person_id]).rows)
+    return _rows(store.query(store.dialect.render(query), list(distinct_ids)).rows)
 
 
-def person_seen(store: EventStore, project_id: int, person_id: str) -> PersonSeen:
-    """The person's first and last event times and event count."""
-    query = (
-        exp.select(
-            exp.func("min", exp.column("timestamp")),
-            exp.func("max", exp.column("timestamp")),
-            exp.func("count", exp.Star()),
-        )
-        .from_(project_events(project_id, store.dialect).subquery("ev"))
-        .where(exp.EQ(this=_text_person_id(), expression=store.dialect.placeholder()))
-    )
-    first, last, count = store.query(store.dialect.render(query), [person_id]).rows[0]
+def person_seen(store: EventStore, project_id: int, distinct_ids: list[str]) -> PersonSeen:
+    """The person's first and last event times and event count (over all of its `distinct_ids`)."""
+    if not distinct_ids:
+        return PersonSeen(first_seen=None, last_seen=None, event_count=0)
+    query = exp.select(
+        exp.func("min", exp.column("timestamp")),
+        exp.func("max", exp.column("timestamp")),
+        exp.func("count", exp.Star()),
+    ).from_(_events(project_id).where(_of_ids(store, distinct_ids)).subquery("ev"))
+    first, last, count = store.query(store.dialect.render(query), list(distinct_ids)).rows[0]
     return PersonSeen(first_seen=_as_utc(first), last_seen=_as_utc(last), event_count=int(count or 0))
 
 
 def latest_events(store: EventStore, project_id: int, *, event: str = "", limit: int = 50) -> list[EventRow]:
     """The project's latest events (by event time), optionally only those named `event`."""
     limit, _ = _page(limit, 0)
-    query = _events(project_id, store)
+    query = _events(project_id)
     params: list[Any] = []
     if event:
         query = query.where(exp.EQ(this=exp.column("event"), expression=store.dialect.placeholder()))

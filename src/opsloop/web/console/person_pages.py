@@ -91,8 +91,10 @@ def person_page(
     if person is None:
         raise ConsoleError(404, "not_found")
     tz = access.project.timezone
-    events = person_timeline(runtime.store, pid, person.id, limit=TIMELINE_PAGE + 1, offset=(page - 1) * TIMELINE_PAGE)
-    seen = person_seen(runtime.store, pid, person.id)
+    events = person_timeline(
+        runtime.store, pid, person.distinct_ids, limit=TIMELINE_PAGE + 1, offset=(page - 1) * TIMELINE_PAGE
+    )
+    seen = person_seen(runtime.store, pid, person.distinct_ids)
     context = {
         "person": person,
         "distinct_id": id,
