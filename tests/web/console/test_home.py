@@ -38,6 +38,8 @@ def test_home_without_events_says_how_to_send_the_first(console: ConsoleHarness)
     assert console.project.token in html  # the snippet carries the capture token
     assert 'id="kpi-page"' not in html  # no KPI fetch on an empty project
     assert "KPI settings" not in html  # viewers do not get the settings form
+    # Home is where the project list and the project switcher lead.
+    assert f'<a href="/projects/{console.pid}/home">Shop</a>' in client.get("/projects").text
 
 
 def test_home_page_is_a_shell_that_fetches_the_indicators(console: ConsoleHarness) -> None:

@@ -99,7 +99,10 @@
     container.textContent = text.loading;
     fetch(container.getAttribute("data-url"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) {
-        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+        // A signed-out session or a proxy error answers HTML: say which status it was.
+        return response.json()
+          .catch(function () { return { detail: "HTTP " + response.status }; })
+          .then(function (body) { return { ok: response.ok, body: body }; });
       })
       .then(function (answer) {
         container.classList.remove("loading");

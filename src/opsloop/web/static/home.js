@@ -84,7 +84,10 @@
   function start() {
     fetch(page.url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) {
-        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+        // A signed-out session or a proxy error answers HTML: say which status it was.
+        return response.json()
+          .catch(function () { return { detail: "HTTP " + response.status }; })
+          .then(function (body) { return { ok: response.ok, body: body }; });
       })
       .then(function (answer) {
         if (!answer.ok) { throw new Error(answer.body.detail || "error"); }
