@@ -9,10 +9,18 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from opsloop.accounts.roles import Role
 from opsloop.dashboards.insights import InvalidInput
-from opsloop.dashboards.kpi_settings import KpiConfig, load_kpi_config, parse_kpi_config, save_kpi_config
+from opsloop.dashboards.kpi_settings import (
+    KpiConfig,
+    event_counts,
+    load_kpi_config,
+    parse_kpi_config,
+    save_kpi_config,
+)
 from opsloop.dashboards.kpis import KpiOptions, project_kpis
 from opsloop.projects import ProjectError, list_tokens
+from opsloop.runtime import Runtime
 from opsloop.store.events import QueryFailed, QueryTimeout
+from opsloop.users.catalogue import EntryKind
 from opsloop.web.console.access import ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
 from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, gettext_for, render
@@ -43,12 +51,17 @@ def _period(days: int) -> int:
     return days if days in PERIODS else PERIODS[0]
 
 
-def _names(request: Request, project_id: int) -> tuple[list[str], list[str]]:
-    """Event names and event property names from the catalogue, for the settings form's suggestions."""
-    entries = runtime_of(request).catalogue.entries(project_id, include_hidden=False)
-    events = [e.name for e in entries if e.kind == "event" and e.present]
-    properties = [e.name for e in entries if e.kind == "event_property" and e.present]
-    return events, properties
+def suggested_names(runtime: Runtime, project_id: int, kind: EntryKind) -> list[str]:
+    """Names to offer in a form: from the property catalogue once it has been computed (computing it reads
+    every event, minutes on a large project, so a page never starts that); before, event names only, by a
+    quick count of the events table."""
+    if runtime.catalogue.refreshed_at(project_id) is not None:
+        entries = runtime.catalogue.entries(project_id, kind, include_hidden=False)
+        return [e.name for e in entries if e.present]
+    if kind != "event":
+        return []
+    counts = event_counts(runtime.store, runtime.project_context(project_id), runtime.settings)
+    return sorted(counts, key=lambda name: (-counts[name], name))
 
 
 def _home_context(request: Request, access: ProjectAccess, days: int, **extra: Any) -> dict[str, Any]:
@@ -59,7 +72,8 @@ def _home_context(request: Request, access: ProjectAccess, days: int, **extra: A
     tokens = [t for t in list_tokens(runtime.projects, pid) if t.revoked_at is None]
     config = load_kpi_config(runtime.metadata, pid)
     can_edit = access.can(Role.operator)
-    events, properties = _names(request, pid) if can_edit and has_events else ([], [])
+    events = suggested_names(runtime, pid, "event") if can_edit and has_events else []
+    properties = suggested_names(runtime, pid, "event_property") if can_edit and has_events else []
     context: dict[str, Any] = {
         "days": days,
         "periods": PERIODS,

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from opsloop.users.person_search import EventRow, latest_events, person_seen, person_timeline, search_persons
 from opsloop.users.persons import find_person
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
+from opsloop.web.console.home_pages import suggested_names
 from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, _localtime, gettext_for, render
 
 router = console_router()
@@ -49,11 +50,7 @@ def persons_page(
         limit=PERSONS_PAGE + 1,
         offset=(page - 1) * PERSONS_PAGE,
     )
-    names = [
-        e.name
-        for e in runtime_of(request).catalogue.entries(access.project.id, "person_property", include_hidden=False)
-        if e.present
-    ]
+    names = suggested_names(runtime_of(request), access.project.id, "person_property")
     context = {
         "matches": matches[:PERSONS_PAGE],
         "has_next": len(matches) > PERSONS_PAGE,
@@ -120,7 +117,7 @@ def events_page(
     runtime = runtime_of(request)
     event = _text(event)
     rows = latest_events(runtime.store, access.project.id, event=event, limit=LIVE_EVENTS)
-    names = [e.name for e in runtime.catalogue.entries(access.project.id, "event", include_hidden=False) if e.present]
+    names = suggested_names(runtime, access.project.id, "event")
     _ = gettext_for(request)
     live = {
         "url": f"/projects/{access.project.id}/events/latest",
