@@ -34,7 +34,7 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> str:
 
 
 def shop_events(today: dt.date, persons: int = 40, days: int = 40, seed: int = 7) -> list[dict[str, Any]]:
-    """A shop: persons arrive over `days` days before `today`, view pages on some later days, sign up and buy.
+    """A shop: persons arrive over `days` days before `today`, sign up, come back for a while and buy, then leave.
 
     Deterministic (seeded). Each person `user-N` gets person properties `plan` (free/pro) and `country`."""
     rng = random.Random(seed)
@@ -52,10 +52,12 @@ def shop_events(today: dt.date, persons: int = 40, days: int = 40, seed: int = 7
             }
         )
         events.append({"event": "signed_up", "distinct_id": did, "timestamp": _at(first, 9, 5), "properties": {}})
+        # Each person stays a while, then churns: retention falls with time, as in a real product.
+        stop = min(today, first + dt.timedelta(days=rng.choice([0, 2, 6, 10, 20, 40, 80])))
         day = first
-        while day < today:
+        while day < stop:
             day += dt.timedelta(days=rng.choice([1, 1, 2, 3, 5]))
-            if day >= today:
+            if day >= stop:
                 break
             events.append(
                 {

@@ -28,12 +28,14 @@ def _prepare(live: LiveConsole) -> int:
             "window": {"value": 30, "unit": "day"},
         },
     )
+    retention = {"kind": "retention", "start_event": "signed_up", "return_event": "$pageview", "period": "week"}
+    insights.create(pid, "Weekly retention", retention)
     return pid
 
 
-def _shot(page: Any, name: str) -> None:
+def _shot(page: Any, name: str, *, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
 
 
 def test_home_dashboard_tiles_persons_and_events(live_console: LiveConsole, page: Any) -> None:
@@ -68,25 +70,26 @@ def test_home_dashboard_tiles_persons_and_events(live_console: LiveConsole, page
     page.click("text=Create dashboard")
     page.wait_for_load_state("networkidle")
     assert page.locator("h1").inner_text() == "Morning check"
-    for name in ("Page views per day", "Sign-up to purchase"):
-        page.select_option("#insight_id", label=f"{name} ({'trends' if 'Page' in name else 'funnel'})")
+    for label in ("Page views per day (trends)", "Sign-up to purchase (funnel)", "Weekly retention (retention)"):
+        page.select_option("#insight_id", label=label)
         page.click("text=Add to dashboard")
         page.wait_for_load_state("networkidle")
     titles = page.locator(".tile h2 a")
-    assert titles.all_inner_texts() == ["Page views per day", "Sign-up to purchase"]
-    page.wait_for_selector('.tile-chart[data-drawn="true"] >> nth=1', timeout=30_000)
-    assert page.locator(".tile-chart.js-plotly-plot").count() == 2  # both drawn by Plotly
+    assert titles.all_inner_texts() == ["Page views per day", "Sign-up to purchase", "Weekly retention"]
+    page.wait_for_selector('.tile-chart[data-drawn="true"] >> nth=2', timeout=30_000)
+    assert page.locator(".tile-chart.js-plotly-plot").count() == 3  # all drawn by Plotly
+    assert page.locator(".tile-chart .heatmaplayer").count() == 1  # retention as a heat map
     page.locator(".tile").first.get_by_role("button", name="Move Page views per day down").focus()
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert titles.all_inner_texts() == ["Sign-up to purchase", "Page views per day"]
-    page.select_option(".tile >> nth=1 >> select[name=size]", "full")  # submits on change
+    assert titles.all_inner_texts() == ["Sign-up to purchase", "Page views per day", "Weekly retention"]
+    page.select_option(".tile >> nth=2 >> select[name=size]", "full")  # submits on change
     page.wait_for_selector(".tile-full")
-    page.wait_for_selector('.tile-chart[data-drawn="true"] >> nth=1', timeout=30_000)
-    _shot(page, "dashboard-en.png")
+    page.wait_for_selector('.tile-chart[data-drawn="true"] >> nth=2', timeout=30_000)
+    _shot(page, "dashboard-en.png", full_page=True)
     page.locator(".tile").first.get_by_role("button", name="Remove Sign-up to purchase").click()
     page.wait_for_load_state("networkidle")
-    assert titles.all_inner_texts() == ["Page views per day"]
+    assert titles.all_inner_texts() == ["Page views per day", "Weekly retention"]
 
     # Persons and the person page; escaped event names do not run.
     page.click("nav.sidebar >> text=Persons")

@@ -99,13 +99,13 @@ def test_event_and_property_text_is_escaped(console: ConsoleHarness) -> None:
 
 
 def test_live_events_filter_and_refresh_json(console: ConsoleHarness) -> None:
-    load_events(console.runtime, console.pid, shop_events(TODAY, persons=10))
+    load_events(console.runtime, console.pid, shop_events(TODAY, persons=40))
     client = console.signed_in("vi@example.com", Role.viewer)
     page = client.get(f"/projects/{console.pid}/events?event=purchase").text
     assert set(re.findall(r'<code class="event-name">([^<]+)</code>', page)) == {"purchase"}
     assert 'id="live-toggle"' in page and "Refreshes every 5 seconds." in page
     rows = client.get(f"/projects/{console.pid}/events/latest?event=signed_up").json()["events"]
-    assert len(rows) == 10 and {r["event"] for r in rows} == {"signed_up"}  # one sign-up per person
+    assert len(rows) == 40 and {r["event"] for r in rows} == {"signed_up"}  # one sign-up per person
     times = [r["time"] for r in client.get(f"/projects/{console.pid}/events/latest").json()["events"]]
     assert times == sorted(times, reverse=True) and len(times) == 50
 

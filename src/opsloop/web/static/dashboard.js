@@ -69,12 +69,40 @@
     container.appendChild(tableEl);
   }
 
+  // Retention: cohorts (rows) by period (columns), the share of each cohort that came back, as a heat map.
+  function retention(container, rows) {
+    var dates = [], periods = [], cells = {};
+    rows.forEach(function (r) {
+      if (dates.indexOf(r.date) < 0) { dates.push(r.date); }
+      if (periods.indexOf(r.period) < 0) { periods.push(r.period); }
+      cells[r.date + "|" + r.period] = r.size ? Math.round(r.count / r.size * 1000) / 10 : null;
+    });
+    var z = dates.map(function (d) { return periods.map(function (p) { var v = cells[d + "|" + p]; return v === undefined ? null : v; }); });
+    window.Plotly.newPlot(container, [{
+      type: "heatmap", x: periods.map(String), y: dates, z: z, colorscale: "Blues", reversescale: true,
+      zmin: 0, zmax: 100, text: z.map(function (row) { return row.map(function (v) { return v === null ? "" : Math.round(v) + "%"; }); }),
+      texttemplate: "%{text}", hovertemplate: "%{y} +%{x}: %{z}%<extra></extra>",
+      colorbar: { ticksuffix: "%", thickness: 8 }
+    }], Object.assign({}, layoutBase, { showlegend: false, yaxis: { autorange: "reversed", type: "category" },
+      xaxis: { type: "category" }, margin: { l: 80, r: 10, t: 10, b: 30 } }), { displayModeBar: false, responsive: true });
+  }
+
   function draw(container, answer) {
     var rows = answer.rows || [];
     container.textContent = "";
     if (!rows.length) { container.textContent = text.empty; return; }
     var cols = columnsOf(rows);
+    if (window.Plotly && answer.kind === "retention" && "period" in rows[0] && "size" in rows[0]) {
+      retention(container, rows);
+      return;
+    }
     if (window.Plotly && "date" in rows[0] && cols.numeric.length) {
+      if (answer.kind === "lifecycle") {
+        var bars = timeSeries(rows, cols).map(function (t) { t.type = "bar"; delete t.mode; return t; });
+        window.Plotly.newPlot(container, bars, Object.assign({}, layoutBase, { barmode: "relative" }),
+          { displayModeBar: false, responsive: true });
+        return;
+      }
       window.Plotly.newPlot(container, timeSeries(rows, cols), layoutBase, { displayModeBar: false, responsive: true });
       return;
     }
