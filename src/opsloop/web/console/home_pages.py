@@ -116,7 +116,7 @@ def home_page(request: Request, access: ProjectAccess = Depends(require_member()
 def home_kpis(request: Request, access: ProjectAccess = Depends(require_member()), days: int = 7) -> Response:
     """The indicators as JSON (the same report as the API's `/kpis`)."""
     try:
-        report = project_kpis(runtime_of(request), access.project.id, KpiOptions(days=_period(days)))
+        report = project_kpis(runtime_of(request), access.project.id, KpiOptions(days=_period(days), date_to=None))
     except (ProjectError, InvalidInput, QueryFailed, QueryTimeout) as exc:
         return JSONResponse({"detail": str(exc)}, status_code=400)
     return JSONResponse(report.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
