@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any, Literal
 
 from opsloop.analytics.common import ANY_EVENT
@@ -152,12 +153,12 @@ def range_dates(preset: str, today: dt.date) -> tuple[dt.date | None, dt.date | 
 
 
 def _filters(params: Params, types: Mapping[tuple[str, str], str]) -> list[dict[str, Any]]:
-    rows = zip(
+    rows = zip_longest(
         params.all("filter_property"),
         params.all("filter_type"),
         params.all("filter_op"),
         params.all("filter_value"),
-        strict=False,
+        fillvalue="",
     )
     out: list[dict[str, Any]] = []
     for prop, ptype, op, raw in rows:
@@ -190,8 +191,8 @@ def _kind_fields(kind: str, params: Params) -> dict[str, Any]:
     """The fields of one kind, read from its own parameters."""
     if kind == "trends":
         series = []
-        for event, math, prop in zip(
-            params.all("series_event"), params.all("series_math"), params.all("series_property"), strict=False
+        for event, math, prop in zip_longest(
+            params.all("series_event"), params.all("series_math"), params.all("series_property"), fillvalue=""
         ):
             if not event.strip():
                 continue
