@@ -61,6 +61,13 @@ def test_insight_page_screenshots(demo_console: LiveConsole, page: Any) -> None:
         if kind != "sql":
             _drawn(page)
         assert page.locator(".result-table tbody tr").count() > 0, kind
+        # Every form control has a label a screen reader can announce.
+        unlabelled = page.evaluate(
+            """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+                .map(el => el.name)"""
+        )
+        assert unlabelled == [], (kind, unlabelled)
         page.screenshot(path=str(SCREENSHOTS / f"insight-{kind}-en.png"), full_page=True)
     with page.expect_navigation():
         page.select_option("#language-select", "zh_Hans")

@@ -91,6 +91,7 @@ def _active_users(result: ActiveUsersResult, _: Gettext) -> Figure:
         "layout": _layout(
             yaxis={"rangemode": "tozero", "title": {"text": _("Persons")}},
             yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "rangemode": "tozero", "showgrid": False},
+            margin={"l": 56, "r": 56, "t": 16, "b": 48},
         ),
     }
 
@@ -200,6 +201,8 @@ def _paths(result: PathsResult, _: Gettext) -> Figure:
             "label": [f"{n.step}. {text(n.event)}" for n in nodes],
             "customdata": [n.persons for n in nodes],
             "hovertemplate": "%{label}: %{customdata}<extra></extra>",
+            # Each node in its step's column (the default pushes every path's last node to the far right).
+            "align": "left",
             "pad": 14,
             "thickness": 14,
             "color": [COLOURS[(n.step - 1) % len(COLOURS)] for n in nodes],
@@ -250,7 +253,14 @@ def _growth(result: GrowthResult, _: Gettext) -> Figure:
     layout = _layout(
         barmode="relative",
         yaxis={"title": {"text": _("Persons")}},
-        yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "title": {"text": _("Quick ratio")}},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "rangemode": "tozero",
+            "title": {"text": _("Quick ratio")},
+        },
+        margin={"l": 56, "r": 72, "t": 16, "b": 48},
     )
     return {"data": data, "layout": layout}
 
