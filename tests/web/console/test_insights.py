@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from opsloop.accounts.roles import Role
 from opsloop.dashboards.sharing import decode_query, encode_query
 from opsloop.web.console.insight_pages import kind_of_model
+from opsloop.web.console.languages import LANGUAGE_COOKIE
 from tests.web.console.conftest import ConsoleHarness
 from tests.web.console.insight_data import EVIL, load_events, shop_events
 
@@ -31,13 +32,16 @@ class _Table(HTMLParser):
             self.inside = True
         elif self.inside and tag == "tr":
             self.rows.append([])
-        elif self.inside and tag in ("td", "th"):
+        elif self.inside and tag == "th":
+            # Headers are translated; `data-column` keeps the column's name (as in the CSV).
+            self.rows[-1].append(dict(attrs).get("data-column") or "")
+        elif self.inside and tag == "td":
             self.cell = []
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "table":
             self.inside = False
-        elif self.inside and tag in ("td", "th") and self.cell is not None:
+        elif self.inside and tag == "td" and self.cell is not None:
             self.rows[-1].append("".join(self.cell))
             self.cell = None
 
@@ -356,3 +360,18 @@ def test_event_and_property_names_are_escaped_on_every_insight_page(
     html = client.get(f"/projects/{console.pid}/insights/trends", params=LAST_7 + evil_params["trends"][:3]).text
     figure = re.search(r'id="insight-figure">(.*?)</script>', html, re.S)
     assert figure and "\\u0026lt;script\\u0026gt;" in figure.group(1)
+
+
+def test_trends_as_bars_and_translated_headers(shop: tuple[ConsoleHarness, TestClient, dt.date]) -> None:
+    console, client, _ = shop
+    params = [*LAST_7, *CASES["trends"]]
+    lines = client.get(f"/projects/{console.pid}/insights/trends", params=params).text
+    bars = client.get(f"/projects/{console.pid}/insights/trends", params=[*params, ("display", "bar")]).text
+    assert '"type": "scatter"' in lines and '"type": "bar"' not in lines
+    assert '"type": "bar"' in bars and "display=bar" in re.search(r'value="([^"]*)" data-share-link', bars)[1]
+    assert table(bars) == table(lines)  # the same numbers, drawn another way
+    # Headers are translated; the column's name (as in the CSV) stays in `data-column`.
+    client.cookies.set(LANGUAGE_COOKIE, "zh_Hans")
+    chinese = client.get(f"/projects/{console.pid}/insights/trends", params=params).text
+    assert '<th scope="col" data-column="date" title="date">日期</th>' in chinese
+    assert "<h1>趋势</h1>" in chinese

@@ -48,7 +48,7 @@ def _layout(**extra: Any) -> dict[str, Any]:
     return layout
 
 
-def _trends(result: TrendsResult, _: Gettext) -> Figure:
+def _trends(result: TrendsResult, _: Gettext, bars: bool = False) -> Figure:
     traces = []
     for line in result.series:
         name = text(line.label)
@@ -57,17 +57,16 @@ def _trends(result: TrendsResult, _: Gettext) -> Figure:
         if line.compare == "previous":
             previous = _("previous period")
             name = f"{name} ({previous})"
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": name,
-                "x": line.dates,
-                "y": line.values,
-                "line": {"dash": "dot"} if line.compare == "previous" else {},
-            }
-        )
-    return {"data": traces, "layout": _layout(yaxis={"rangemode": "tozero", "title": {"text": _("Value")}})}
+        trace: dict[str, Any] = {"name": name, "x": line.dates, "y": line.values}
+        if bars:
+            trace.update(type="bar", opacity=0.55 if line.compare == "previous" else 1)
+        else:
+            trace.update(
+                type="scatter", mode="lines+markers", line={"dash": "dot"} if line.compare == "previous" else {}
+            )
+        traces.append(trace)
+    layout = _layout(barmode="group", yaxis={"rangemode": "tozero", "title": {"text": _("Value")}})
+    return {"data": traces, "layout": layout}
 
 
 def _active_users(result: ActiveUsersResult, _: Gettext) -> Figure:
@@ -296,7 +295,10 @@ CHARTS: dict[type[TableResult], Callable[[Any, Gettext], Figure]] = {
 }
 
 
-def chart_of(result: TableResult, gettext: Gettext) -> Figure | None:
-    """The Plotly figure of a result (None for kinds shown as a table only, such as SQL)."""
+def chart_of(result: TableResult, gettext: Gettext, *, bars: bool = False) -> Figure | None:
+    """The Plotly figure of a result (None for kinds shown as a table only, such as SQL); `bars`: trends as
+    bars instead of lines."""
+    if isinstance(result, TrendsResult):
+        return _trends(result, gettext, bars)
     draw = CHARTS.get(type(result))
     return draw(result, gettext) if draw else None

@@ -96,6 +96,45 @@ TIME_UNITS: dict[str, str] = {
     "day": N_("Days"),
     "week": N_("Weeks"),
 }
+DISPLAYS: dict[str, str] = {"line": N_("Lines"), "bar": N_("Bars")}
+#: Table headers: the tidy rows' column names (kept as they are in the CSV) and what they mean.
+COLUMN_LABELS: dict[str, str] = {
+    "date": N_("Date"),
+    "label": N_("Series"),
+    "breakdown_value": N_("Breakdown value"),
+    "compare": N_("Compared range"),
+    "value": N_("Value"),
+    "dau": "DAU",
+    "wau": "WAU",
+    "mau": "MAU",
+    "dau_mau": "DAU / MAU",
+    "units": N_("Active units"),
+    "persons": N_("Persons"),
+    "size": N_("Cohort size"),
+    "period": N_("Period"),
+    "count": N_("Persons"),
+    "step": N_("Step"),
+    "event": N_("Event"),
+    "conversion_from_first": N_("Conversion from first step"),
+    "conversion_from_previous": N_("Conversion from previous step"),
+    "median_seconds_to_convert": N_("Median seconds to convert"),
+    "mean_seconds_to_convert": N_("Mean seconds to convert"),
+    "source": N_("From"),
+    "target": N_("To"),
+    "new": N_("New"),
+    "returning": N_("Returning"),
+    "resurrecting": N_("Resurrecting"),
+    "dormant": N_("Dormant"),
+    "min": N_("At least (times)"),
+    "max": N_("At most (times)"),
+    "active": N_("Active"),
+    "retained": N_("Retained"),
+    "resurrected": N_("Resurrected"),
+    "churned": N_("Churned"),
+    "churn_rate": N_("Churn rate"),
+    "growth_rate": N_("Growth rate"),
+    "quick_ratio": N_("Quick ratio"),
+}
 YES_NO: dict[str, str] = {"yes": N_("Yes, merge"), "no": N_("No, keep each")}
 DEFAULT_SQL = "select event, count(*) as events\nfrom events\ngroup by event\norder by events desc\nlimit 20"
 

@@ -84,10 +84,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _table(result: TableResult) -> dict[str, Any]:
+def _table(result: TableResult, gettext: Any) -> dict[str, Any]:
+    """The result's tidy rows for the page: columns (name and translated header), cells, and the row count."""
     rows = result.rows()
-    columns = list(result.columns) if isinstance(result, SqlResult) else list(rows[0]) if rows else []
-    shown = [[_cell(row.get(c)) for c in columns] for row in rows[:MAX_TABLE_ROWS]]
+    names = list(result.columns) if isinstance(result, SqlResult) else list(rows[0]) if rows else []
+    labels = {} if isinstance(result, SqlResult) else forms.COLUMN_LABELS
+    columns = [{"name": c, "label": gettext(labels[c]) if c in labels else c} for c in names]
+    shown = [[_cell(row.get(c)) for c in names] for row in rows[:MAX_TABLE_ROWS]]
     return {"columns": columns, "rows": shown, "total": len(rows)}
 
 
@@ -179,6 +182,7 @@ def _render_page(
         except (QueryInvalid, SqlRejected, QueryFailed, InvalidInput, ValueError) as exc:
             error, status = str(exc), 400
     share = encode_query(model) if model is not None else None
+    display = "bar" if request.query_params.get("display") == "bar" else "line"
     today = runtime.project_context(pid).local_today()
     shown = {"kind": info.kind, **model.model_dump(mode="json")} if model is not None else raw
     values = forms.form_values(shown or {"kind": info.kind})
@@ -199,8 +203,9 @@ def _render_page(
         "notice": notice,
         "no_events": no_events,
         "result": result,
-        "figure": chart_of(result, _) if result is not None else None,
-        "table": _table(result) if result is not None else None,
+        "figure": chart_of(result, _, bars=display == "bar") if result is not None else None,
+        "table": _table(result, _) if result is not None else None,
+        "display": display,
         "share": share,
         "saved": InsightService(runtime.metadata).list(pid),
         "choices": forms,
