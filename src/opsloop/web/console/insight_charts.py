@@ -48,6 +48,16 @@ def _layout(**extra: Any) -> dict[str, Any]:
     return layout
 
 
+def _date_axis(dates: list[str]) -> dict[str, Any]:
+    """A time axis with numeric dates, the same in every language (Plotly's own month names are English)."""
+    hours = any("T" in d for d in dates)
+    return {
+        "type": "date",
+        "tickformat": "%m-%d %H:%M" if hours else "%m-%d",
+        "hoverformat": "%Y-%m-%d %H:%M" if hours else "%Y-%m-%d",
+    }
+
+
 def _trends(result: TrendsResult, _: Gettext, bars: bool = False) -> Figure:
     traces = []
     for line in result.series:
@@ -65,7 +75,10 @@ def _trends(result: TrendsResult, _: Gettext, bars: bool = False) -> Figure:
                 type="scatter", mode="lines+markers", line={"dash": "dot"} if line.compare == "previous" else {}
             )
         traces.append(trace)
-    layout = _layout(barmode="group", yaxis={"rangemode": "tozero", "title": {"text": _("Value")}})
+    dates = result.series[0].dates if result.series else []
+    layout = _layout(
+        barmode="group", xaxis=_date_axis(dates), yaxis={"rangemode": "tozero", "title": {"text": _("Value")}}
+    )
     return {"data": traces, "layout": layout}
 
 
@@ -88,6 +101,7 @@ def _active_users(result: ActiveUsersResult, _: Gettext) -> Figure:
     return {
         "data": data,
         "layout": _layout(
+            xaxis=_date_axis(result.dates),
             yaxis={"rangemode": "tozero", "title": {"text": _("Persons")}},
             yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "rangemode": "tozero", "showgrid": False},
             margin={"l": 56, "r": 56, "t": 16, "b": 48},
@@ -234,7 +248,8 @@ def _lifecycle(result: LifecycleResult, _: Gettext) -> Figure:
             (_("Dormant"), STATUS_COLOURS["dormant"], result.dormant, True),
         ],
     )
-    return {"data": data, "layout": _layout(barmode="relative", yaxis={"title": {"text": _("Persons")}})}
+    layout = _layout(barmode="relative", xaxis=_date_axis(result.dates), yaxis={"title": {"text": _("Persons")}})
+    return {"data": data, "layout": layout}
 
 
 def _growth(result: GrowthResult, _: Gettext) -> Figure:
@@ -251,6 +266,7 @@ def _growth(result: GrowthResult, _: Gettext) -> Figure:
     data.append({**quick, "y": result.quick_ratio, "yaxis": "y2", "line": {"color": "#475569"}})
     layout = _layout(
         barmode="relative",
+        xaxis=_date_axis(result.dates),
         yaxis={"title": {"text": _("Persons")}},
         yaxis2={
             "overlaying": "y",
