@@ -375,3 +375,31 @@ def test_trends_as_bars_and_translated_headers(shop: tuple[ConsoleHarness, TestC
     chinese = client.get(f"/projects/{console.pid}/insights/trends", params=params).text
     assert '<th scope="col" data-column="date" title="date">日期</th>' in chinese
     assert "<h1>趋势</h1>" in chinese
+
+
+def test_a_query_stopped_by_the_time_limit_says_so(shop: tuple[ConsoleHarness, TestClient, dt.date]) -> None:
+    console, client, _ = shop
+    settings = console.runtime.settings
+    console.runtime.settings = settings.model_copy(update={"sql_timeout_seconds": 0.3})
+    slow = "select sum(x) as total from generate_series(1, 50000000000) as t(x)"  # minutes of work
+    try:
+        response = client.get(f"/projects/{console.pid}/insights/sql", params={"run": "1", "sql": slow})
+    finally:
+        console.runtime.settings = settings
+    assert response.status_code == 408
+    assert "The query took too long and was stopped." in alert(response.text)
+
+
+def test_breakdowns_of_funnels_and_retention(shop: tuple[ConsoleHarness, TestClient, dt.date]) -> None:
+    console, client, today = shop
+    breakdown = [("breakdown", "plan"), ("breakdown_type", "event")]
+    rows = table(
+        client.get(f"/projects/{console.pid}/insights/funnel", params=LAST_7 + CASES["funnel"] + breakdown).text
+    )
+    # The plan of each person's first step: ann pro (3 steps), bob and cat free (bob signs up).
+    got = {(r["breakdown_value"], r["step"]): r["count"] for r in rows}
+    assert got[("pro", "3")] == "1" and got[("free", "1")] == "2" and got[("free", "2")] == "1"
+    params = LAST_7 + CASES["retention"] + breakdown
+    rows = table(client.get(f"/projects/{console.pid}/insights/retention", params=params).text)
+    sizes = {(r["date"], r["breakdown_value"]): r["size"] for r in rows}
+    assert sizes[(day(today, 3), "pro")] == "1" and sizes[(day(today, 3), "free")] == "1"
