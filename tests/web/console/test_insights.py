@@ -403,3 +403,26 @@ def test_breakdowns_of_funnels_and_retention(shop: tuple[ConsoleHarness, TestCli
     rows = table(client.get(f"/projects/{console.pid}/insights/retention", params=params).text)
     sizes = {(r["date"], r["breakdown_value"]): r["size"] for r in rows}
     assert sizes[(day(today, 3), "pro")] == "1" and sizes[(day(today, 3), "free")] == "1"
+
+
+def test_new_events_are_offered_at_once_and_big_catalogues_are_not_waited_for(
+    console: ConsoleHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsloop.web.console import insight_pages
+
+    client = console.signed_in("op@example.com", Role.operator)
+    today = dt.datetime.now(dt.UTC).date()
+    # A project "too big" for the page to compute the catalogue: events are offered, properties not yet.
+    monkeypatch.setattr(insight_pages, "INLINE_CATALOGUE_EVENTS", 0)
+    load_events(client, console.runtime, console.project, shop_events(today))
+    html = client.get(f"/projects/{console.pid}/insights/trends").text
+    assert '<option value="signup">' in html and '<option value="plan">' not in html
+    assert "<code>opsloop catalogue refresh</code>" in html
+    assert console.runtime.catalogue.refreshed_at(console.pid) is None
+    # Once computed, properties are offered; an event sent later is offered at once (event names are live).
+    console.runtime.catalogue.refresh(console.pid)
+    later = [{"event": "refund", "distinct_id": "ann", "timestamp": f"{today}T09:00:00+00:00", "properties": {}}]
+    load_events(client, console.runtime, console.project, later)
+    html = client.get(f"/projects/{console.pid}/insights/trends").text
+    assert '<option value="plan">' in html and '<option value="refund">' in html
+    assert "opsloop catalogue refresh" not in html

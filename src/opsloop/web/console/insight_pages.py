@@ -24,6 +24,7 @@ from opsloop.query.registry import QueryInvalid, execute_query, parse_query
 from opsloop.query.sql import SqlRejected
 from opsloop.runtime import Runtime
 from opsloop.store.events import QueryFailed, QueryTimeout
+from opsloop.users.catalogue import event_volumes
 from opsloop.web.console import insight_forms as forms
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
@@ -33,8 +34,8 @@ from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, gettext_for,
 router = console_router()
 PROJECT_NAV.append(NavItem(N_("Insights"), "/insights"))
 
-#: How old the catalogue may be before a page refreshes it (it offers what the project has received).
-CATALOGUE_MAX_AGE = dt.timedelta(minutes=5)
+#: A project with at most this many events gets its catalogue computed by the first page that needs it.
+INLINE_CATALOGUE_EVENTS = 200_000
 #: Rows shown under the chart (the CSV has them all).
 MAX_TABLE_ROWS = 500
 
@@ -47,24 +48,28 @@ class Offered:
     event_properties: list[str] = field(default_factory=list)
     person_properties: list[str] = field(default_factory=list)
     types: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: False until the property catalogue has been computed (then no property names are offered yet).
+    catalogue_ready: bool = True
 
 
 def offered_names(runtime: Runtime, project_id: int) -> Offered:
-    """The catalogue's visible names, refreshed when older than `CATALOGUE_MAX_AGE` or still empty."""
+    """The names the form offers: event names live (a new event shows at once), properties from the catalogue
+    as last computed; entries hidden in the catalogue are left out.
+
+    The catalogue's property statistics read every event (about a minute for two million events), so a page
+    never waits for them, except the first time on a small project; larger ones are refreshed from the
+    catalogue API or `opsloop catalogue refresh`."""
     catalogue = runtime.catalogue
-    refreshed = catalogue.refreshed_at(project_id)
-    entries = catalogue.entries(project_id, include_hidden=False)
-    stale = refreshed is None or dt.datetime.now(dt.UTC) - refreshed > CATALOGUE_MAX_AGE
-    if stale or not any(e.kind == "event" and e.present for e in entries):
+    volumes = event_volumes(runtime.store, project_id, timeout=runtime.settings.query_timeout_seconds)
+    if catalogue.refreshed_at(project_id) is None and sum(volumes.values()) <= INLINE_CATALOGUE_EVENTS:
         catalogue.refresh(project_id)
-        entries = catalogue.entries(project_id, include_hidden=False)
-    present = [e for e in entries if e.present]
+    entries = catalogue.entries(project_id) if catalogue.refreshed_at(project_id) is not None else []
+    hidden = {e.name for e in entries if e.kind == "event" and e.hidden}
+    present = [e for e in entries if e.present and not e.hidden]
     # Most used first, the automatic `$` events (pageviews, identify...) after the product's own.
-    events = sorted(
-        (e for e in present if e.kind == "event"), key=lambda e: (e.name.startswith("$"), -e.volume, e.name)
-    )
+    events = sorted((n for n in volumes if n not in hidden), key=lambda n: (n.startswith("$"), -volumes[n], n))
     return Offered(
-        events=[e.name for e in events],
+        events=events,
         event_properties=[e.name for e in present if e.kind == "event_property"],
         person_properties=[e.name for e in present if e.kind == "person_property"],
         types={
@@ -72,6 +77,7 @@ def offered_names(runtime: Runtime, project_id: int) -> Offered:
             for e in present
             if e.kind != "event"
         },
+        catalogue_ready=bool(entries),
     )
 
 
