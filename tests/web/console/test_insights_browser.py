@@ -115,6 +115,10 @@ def test_build_and_save_a_funnel_and_a_retention_then_switch_language(demo_conso
     assert page.locator(".result-table tbody tr").count() == 3
     counts = [int(c) for c in page.locator(".result-table tbody td:nth-child(5)").all_inner_texts()]
     assert counts[0] >= counts[1] >= counts[2] > 0  # a funnel never grows
+    # The shareable link holds the query; copying it says so.
+    assert "/insights/funnel?q=" in page.input_value("#share-link")
+    page.click("button[data-copy]")
+    assert page.locator("button[data-copy]").inner_text() == "Copied"
     _save(page, "Shopping funnel")
     assert page.input_value("#step-3") == "checkout_started"  # the saved insight opens filled in
 
