@@ -16,6 +16,14 @@ from opsloop.ingest.bulk import import_file
 from tests.web.console.conftest import SCREENSHOTS, LiveConsole, sign_in_with_browser
 from tests.web.console.insight_data import EVIL, shop_events
 
+#: What each screenshot shows (query string; other kinds show their default query).
+SHOWCASE = {
+    "trends": "run=1&series_event=view_item&series_math=persons&series_property="
+    "&series_event=purchase&series_math=persons&series_property=&interval=day",
+    "retention": "run=1&start_event=signed_up&return_event=$any&period=week&intervals=6&range=last_90",
+    "funnel": "run=1&step=view_item&step=add_to_cart&step=checkout_started&step=purchase&window_value=7",
+    "paths": "run=1&start_event=sign_up_started&steps=5",
+}
 KINDS = [
     "trends",
     "active_users",
@@ -56,7 +64,7 @@ def test_insight_page_screenshots(demo_console: LiveConsole, page: Any) -> None:
     base = f"{demo_console.url}/projects/{demo_console.project.project.id}/insights"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for kind in KINDS:
-        _open(page, f"{base}/{kind}")
+        _open(page, f"{base}/{kind}?{SHOWCASE.get(kind, '')}")
         assert page.locator("[role=alert]").count() == 0, page.locator("[role=alert]").inner_text()
         if kind != "sql":
             _drawn(page)
@@ -72,7 +80,7 @@ def test_insight_page_screenshots(demo_console: LiveConsole, page: Any) -> None:
     with page.expect_navigation():
         page.select_option("#language-select", "zh_Hans")
     for kind in ["trends", "retention", "funnel", "paths"]:
-        _open(page, f"{base}/{kind}")
+        _open(page, f"{base}/{kind}?{SHOWCASE[kind]}")
         _drawn(page)
         page.screenshot(path=str(SCREENSHOTS / f"insight-{kind}-zh.png"), full_page=True)
     assert not errors

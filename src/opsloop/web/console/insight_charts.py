@@ -131,7 +131,8 @@ def _stickiness(result: StickinessResult, _: Gettext) -> Figure:
 
 
 def _retention(result: RetentionResult, _: Gettext) -> Figure:
-    cohorts = result.cohorts
+    # An empty cohort has no shares to show (the table still lists it).
+    cohorts = [c for c in result.cohorts if c.size]
     width = max((len(c.counts) for c in cohorts), default=0)
     labels = []
     z: list[list[float | None]] = []

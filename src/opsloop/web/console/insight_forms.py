@@ -100,7 +100,7 @@ DISPLAYS: dict[str, str] = {"line": N_("Lines"), "bar": N_("Bars")}
 #: Table headers: the tidy rows' column names (kept as they are in the CSV) and what they mean.
 COLUMN_LABELS: dict[str, str] = {
     "date": N_("Date"),
-    "label": N_("Series"),
+    "label": N_("Label"),
     "breakdown_value": N_("Breakdown value"),
     "compare": N_("Compared range"),
     "value": N_("Value"),
