@@ -426,3 +426,14 @@ def test_new_events_are_offered_at_once_and_big_catalogues_are_not_waited_for(
     html = client.get(f"/projects/{console.pid}/insights/trends").text
     assert '<option value="plan">' in html and '<option value="refund">' in html
     assert "opsloop catalogue refresh" not in html
+
+
+def test_saved_insight_names_are_escaped(shop: tuple[ConsoleHarness, TestClient, dt.date]) -> None:
+    console, client, _ = shop
+    base = f"/projects/{console.pid}/insights"
+    code = encode_query({"kind": "trends", "series": [{"event": "pageview"}]})
+    csrf = console.csrf(client, base)
+    assert client.post(base, data={"name": EVIL, "kind": "trends", "q": code, "csrf_token": csrf}).status_code == 303
+    for path in (base, f"{base}/trends", f"{base}/funnel"):
+        html = client.get(path).text
+        assert EVIL not in html and "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html, path
