@@ -300,3 +300,12 @@ def _item(row: CatalogueEntry) -> CatalogueItem:
         display_name=row.display_name,
         hidden=row.hidden,
     )
+
+
+def event_volumes(store: EventStore, project_id: int, *, timeout: float | None = None) -> dict[str, int]:
+    """Every event name the project has received and its number of events, live: the catalogue's cheap part
+    (one scan of two columns), for menus that must offer a new event at once."""
+    builder = QueryBuilder(store.dialect, ProjectContext(project_id))
+    own = exp.EQ(this=col("project_id"), expression=num(project_id))
+    names = exp.select("event", exp.alias_(exp.Count(this=exp.Star()), "n")).from_("events").where(own)
+    return {str(r["event"]): int(r["n"]) for r in Fetch(store, builder, timeout).rows(names.group_by("event"))}

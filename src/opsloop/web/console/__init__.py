@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from opsloop.web.console import auth_pages, dashboard_pages, home_pages, person_pages, project_pages
+from opsloop.web.console import auth_pages, dashboard_pages, home_pages, insight_pages, person_pages, project_pages
 from opsloop.web.console.access import ConsoleError, SignInRequired, console_router, require_member, require_user
 
 __all__ = ["console_router", "install_console", "require_member", "require_user"]
@@ -43,6 +43,7 @@ def install_console(app: FastAPI) -> None:
     app.include_router(home_pages.router)
     app.include_router(dashboard_pages.router)
     app.include_router(person_pages.router)
+    app.include_router(insight_pages.router)
 
     @app.exception_handler(ConsoleError)
     async def _console_error(request: Request, exc: ConsoleError) -> Response:
