@@ -232,7 +232,10 @@ def person_paths(query: FunnelDefinition, builder: QueryBuilder, source: str, va
         base_cols.append(exp.alias_(exp.Greatest(this=num(0), expressions=flags), f"k{level}"))
     base = exp.select(*base_cols).from_(source)
     layer = _layer(base, exp.alias_(key, "tk"))
-    layer = _unordered(query, layer) if query.order == "unordered" else _ordered(query, builder, layer, kills)
+    if query.order == "unordered":
+        layer = _unordered(query, layer)
+    else:
+        layer = _ordered(query, builder, layer, kills, monotone=isinstance(value, exp.Literal))
     # The chosen attempt: the latest start among those reaching the person's furthest step.
     whole = [_over(exp.Max(this=exp.column(f"l{k}")), [PERSON], None) for k in range(n, 0, -1)]
     layer = _layer(layer, exp.alias_(exp.func("coalesce", *whole), "sk"))
@@ -244,6 +247,9 @@ def person_paths(query: FunnelDefinition, builder: QueryBuilder, source: str, va
         )
         for k in range(1, n + 1)
     ]
+    if query.order != "unordered":
+        # Step 1 of the chosen attempt is its start (that row itself may have been dropped on the way).
+        chosen[0] = exp.alias_(exp.Max(this=exp.column("sk")), "z1")
     grouped = (
         exp.select(
             col(PERSON),
@@ -269,10 +275,16 @@ def person_paths(query: FunnelDefinition, builder: QueryBuilder, source: str, va
 
 
 def _ordered(
-    query: FunnelDefinition, builder: QueryBuilder, layer: exp.Select, kills: dict[int, list[int]]
+    query: FunnelDefinition, builder: QueryBuilder, layer: exp.Select, kills: dict[int, list[int]], monotone: bool
 ) -> exp.Select:
     """Adds `l{k}` (the key of step 1 of the latest-starting attempt this event completes step k of; NULL
-    when none) and `y{k}` (this event's key where `l{k}` is set), ordered and strict."""
+    when none) and `y{k}` (this event's key where `l{k}` is set), ordered and strict.
+
+    Ordered funnels drop the rows that can no longer change anything as they go: the window for step k
+    reads only `l{k-1}`, so it needs the rows where that is set and the rows matching step k or later; the
+    result needs the rows where some `l{j}` (j >= 2) is set and the latest step-1 row of each person (and
+    exclusion segment: `p1`). After step 2 that is usually a small part of the events. `monotone`: the
+    breakdown index is a constant, so step-1 keys never decrease along the sequence."""
     n = len(query.steps)
     d = builder.dialect
     strict = query.order == "strict"
@@ -284,17 +296,33 @@ def _ordered(
             running = _over(exp.Sum(this=exp.column(f"k{level}")), [PERSON], _sequence(), spec)
             segments.append(exp.alias_(running, f"g{level}"))
     layer = _layer(layer, exp.alias_(_when(_is("s1"), tk.copy()), "l1"), *segments)
+    if not strict:
+        # Exclusion events matching no step have done their part (the segments `g`).
+        layer = _keep(layer, exp.GT(this=exp.column("m"), expression=num(0)))
+    before = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=num(1), end_side="PRECEDING")
+    whole = exp.WindowSpec(
+        kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="UNBOUNDED", end_side="FOLLOWING"
+    )
     for k in range(2, n + 1):
         previous = exp.column(f"l{k - 1}")
+        extra: list[exp.Expr] = []
         if strict:
             prior = _over(d.previous_row(previous), [PERSON], _sequence())
         else:
             partition = [PERSON] + ([f"g{k - 1}"] if k - 1 in kills else [])
-            spec = exp.WindowSpec(
-                kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=num(1), end_side="PRECEDING"
-            )
-            prior = _over(exp.Max(this=previous), partition, _sequence(), spec)
-        layer = _layer(layer, exp.alias_(prior, f"q{k}"))
+            if k == 2 and monotone:
+                # The running maximum of never-decreasing keys is the latest one (a cheaper window).
+                prior = _over(d.last_non_null(previous), partition, _sequence(), before.copy())
+            else:
+                # Rows equal in sequence order are taken in the order of `l{k-1}` (which grows along the
+                # sequence), so that every window reads the events in one and the same order.
+                tie = exp.Ordered(this=previous.copy(), nulls_first=True)
+                order = exp.Order(expressions=[*_sequence().expressions, tie])
+                prior = _over(exp.Max(this=previous), partition, order, before.copy())
+            if k == 2:
+                latest = _over(exp.Max(this=previous.copy()), partition, _sequence(), whole.copy())
+                extra.append(exp.alias_(latest, "p1"))
+        layer = _layer(layer, exp.alias_(prior, f"q{k}"), *extra)
         q = exp.column(f"q{k}")
         # t <= start + window, with start = q // 128: the same as (t - window) * 128 <= q.
         earliest = exp.Mul(
@@ -305,7 +333,18 @@ def _ordered(
         if strict and k - 1 in kills:
             ok = exp.and_(ok, exp.EQ(this=exp.column(f"k{k - 1}"), expression=num(0)))
         layer = _layer(layer, exp.alias_(_when(ok, q.copy()), f"l{k}"))
+        if not strict:
+            needed = [_set(f"l{j}") for j in range(2, k + 1)]
+            needed.append(exp.EQ(this=exp.column("l1"), expression=exp.column("p1")))
+            if k < n:
+                needed.append(exp.GTE(this=exp.column("m"), expression=num(2**k)))
+            layer = _keep(layer, exp.or_(*needed))
     return _layer(layer, *[exp.alias_(_when(_set(f"l{k}"), tk.copy()), f"y{k}") for k in range(1, n + 1)])
+
+
+def _keep(source: exp.Select, condition: exp.Expr) -> exp.Select:
+    """`SELECT * FROM (source) WHERE condition`."""
+    return exp.select(exp.Star()).from_(source.subquery()).where(condition)
 
 
 def _unordered(query: FunnelDefinition, layer: exp.Select) -> exp.Select:

@@ -136,6 +136,10 @@ class Dialect:
         """The window function giving `value` of the previous row of the window's order (`lag`)."""
         raise NotImplementedError
 
+    def last_non_null(self, value: exp.Expression) -> exp.Expression:
+        """The window function giving the last non-NULL `value` of the frame (`last_value ... IGNORE NULLS`)."""
+        raise NotImplementedError
+
     def int_div(self, value: exp.Expression, divisor: exp.Expression) -> exp.Expression:
         """Integer division of BIGINTs (exact; not through floating point)."""
         raise NotImplementedError
@@ -300,6 +304,10 @@ class DuckDBDialect(Dialect):
     def previous_row(self, value: exp.Expression) -> exp.Expression:
         """`lag`."""
         return _fn("lag", value)
+
+    def last_non_null(self, value: exp.Expression) -> exp.Expression:
+        """`last_value(value IGNORE NULLS)` (cheaper than a running `max` over a sorted frame)."""
+        return exp.IgnoreNulls(this=exp.LastValue(this=value))
 
     def int_div(self, value: exp.Expression, divisor: exp.Expression) -> exp.Expression:
         """`a // b`."""
@@ -484,6 +492,10 @@ class ClickHouseDialect(Dialect):
     def previous_row(self, value: exp.Expression) -> exp.Expression:
         """`lagInFrame` (the default frame, up to the current row, holds the previous row)."""
         return _fn("lagInFrame", value)
+
+    def last_non_null(self, value: exp.Expression) -> exp.Expression:
+        """`last_value`, which skips NULLs unless told `RESPECT NULLS`."""
+        return _fn("last_value", value)
 
     def int_div(self, value: exp.Expression, divisor: exp.Expression) -> exp.Expression:
         """`intDiv` (sqlglot would divide as floats and cast back)."""
