@@ -59,9 +59,9 @@ def _when(condition: exp.Expr, value: exp.Expr) -> exp.Expr:
     return exp.Case(ifs=[exp.If(this=condition, true=value)])
 
 
-def _has(k: int) -> exp.Expr:
+def _has(k: int, bits: str = "m") -> exp.Expr:
     """The event matches step k: bit k-1 of `m` (`m mod 2^k >= 2^(k-1)`, plain arithmetic on every engine)."""
-    return exp.GTE(this=exp.Mod(this=exp.column("m"), expression=num(2**k)), expression=num(2 ** (k - 1)))
+    return exp.GTE(this=exp.Mod(this=exp.column(bits), expression=num(2**k)), expression=num(2 ** (k - 1)))
 
 
 def ordered_steps(
@@ -155,41 +155,47 @@ def _keep(source: exp.Select, condition: exp.Expr) -> exp.Select:
 def strict_steps(
     query: FunnelDefinition, builder: QueryBuilder, layer: exp.Select, kills: dict[int, list[int]]
 ) -> exp.Select:
-    """Adds `l{k}` (the key of step 1 of the latest-starting attempt this event completes step k of; NULL
-    when none) and `y{k}` (this event's key where `l{k}` is set): strict funnels (and ordered ones, which
-    `ordered_steps` gives with fewer rows)."""
+    """Strict funnels: adds `l{k}` and `y{k}` as for ordered ones, where step k continues only the attempt
+    of the event just before. Unrolled, `l{k}` of an event is the key of the event k-1 places before it when
+    the k events in between match steps 1..k in turn (none of them, past step 1, an exclusion of the level it
+    leaves) and the event is inside that one's window: one window over the events gives it (`lag` by 1 to
+    n-1), where a layer per step would sort them n-1 times. Rows that no step and no result can use are
+    dropped before the result (as in `ordered_steps`)."""
     n = len(query.steps)
     d = builder.dialect
-    strict = query.order == "strict"
     tk = exp.column("tk")
-    segments = []
-    if not strict:
+    columns: list[exp.Expr] = []
+    for j in range(1, n):
+        columns.append(exp.alias_(_over(d.previous_row(exp.column("m"), j), [PERSON], _sequence()), f"pm{j}"))
+        columns.append(exp.alias_(_over(d.previous_row(tk.copy(), j), [PERSON], _sequence()), f"pk{j}"))
         for level in kills:
-            spec = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
-            running = _over(exp.Sum(this=exp.column(f"k{level}")), [PERSON], _sequence(), spec)
-            segments.append(exp.alias_(running, f"g{level}"))
-    layer = _layer(layer, exp.alias_(_when(_is("s1"), tk.copy()), "l1"), *segments)
+            flag = d.previous_row(exp.column(f"k{level}"), j)
+            columns.append(exp.alias_(_over(flag, [PERSON], _sequence()), f"pk{level}_{j}"))
+    whole = exp.WindowSpec(
+        kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="UNBOUNDED", end_side="FOLLOWING"
+    )
+    first = _when(_is("s1"), tk.copy())
+    columns.append(exp.alias_(_over(exp.Max(this=first.copy()), [PERSON], _sequence(), whole), "p1"))
+    layer = _layer(layer, *columns)
+    starts: list[exp.Expr] = [exp.alias_(first.copy(), "l1")]
     for k in range(2, n + 1):
-        previous = exp.column(f"l{k - 1}")
-        if strict:
-            prior = _over(d.previous_row(previous), [PERSON], _sequence())
-        else:
-            partition = [PERSON] + ([f"g{k - 1}"] if k - 1 in kills else [])
-            spec = exp.WindowSpec(
-                kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=num(1), end_side="PRECEDING"
-            )
-            prior = _over(exp.Max(this=previous), partition, _sequence(), spec)
-        layer = _layer(layer, exp.alias_(prior, f"q{k}"))
-        q = exp.column(f"q{k}")
-        # t <= start + window, with start = q // 128: the same as (t - window) * 128 <= q.
+        start = exp.column(f"pk{k - 1}")
+        # t <= start + window, with start = key // 128: the same as (t - window) * 128 <= key.
         earliest = exp.Mul(
             this=exp.paren(exp.Sub(this=exp.column("t"), expression=num(query.window_micros))),
             expression=num(KEY_SCALE),
         )
-        ok = exp.and_(_is(f"s{k}"), _set(f"q{k}"), exp.LTE(this=earliest, expression=q.copy()))
-        if strict and k - 1 in kills:
-            ok = exp.and_(ok, exp.EQ(this=exp.column(f"k{k - 1}"), expression=num(0)))
-        layer = _layer(layer, exp.alias_(_when(ok, q.copy()), f"l{k}"))
+        ok: list[exp.Expr] = [_is(f"s{k}"), _has(1, f"pm{k - 1}"), exp.LTE(this=earliest, expression=start.copy())]
+        for i in range(k - 1):  # the event i places back completes step k - i
+            if i > 0:
+                ok.append(_has(k - i, f"pm{i}"))
+            if k - i - 1 in kills:
+                flag = exp.column(f"k{k - i - 1}" if i == 0 else f"pk{k - i - 1}_{i}")
+                ok.append(exp.EQ(this=flag, expression=num(0)))
+        starts.append(exp.alias_(_when(exp.and_(*ok), start.copy()), f"l{k}"))
+    layer = _layer(layer, *starts)
+    needed = [_set(f"l{k}") for k in range(2, n + 1)]
+    layer = _keep(layer, exp.or_(*needed, exp.EQ(this=exp.column("l1"), expression=exp.column("p1"))))
     return _layer(layer, *[exp.alias_(_when(_set(f"l{k}"), tk.copy()), f"y{k}") for k in range(1, n + 1)])
 
 
