@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -116,7 +116,8 @@ def ordered_steps(
         previous = exp.column(f"l{k - 1}")
         partition = [PERSON] + ([f"g{k - 1}"] if k - 1 in kills else [])
         if k == 2:
-            step_one = first.copy()
+            # `Any`: sqlglot builds `Expr`s; the dialect takes `Expression`s.
+            step_one: Any = first.copy()
             prior = d.last_non_null(step_one) if monotone else exp.Max(this=step_one)
             latest = _over(exp.Max(this=first.copy()), partition, sequence.copy(), whole.copy())
             layer = exp.select(
