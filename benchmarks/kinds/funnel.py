@@ -23,7 +23,11 @@ _WINDOW_US = 14 * 86_400 * 1_000_000
 
 #: One statement per engine (UTC project): reads to 14 days past date_to for the later steps. `l{k}`: the start
 #: (key = microseconds * 128; no breakdown, so the value index is 0) of the latest-starting attempt that this
-#: event completes step k of.
+#: event completes step k of. Step 2 takes the latest step-1 key before the event (keys only grow along a
+#: person's events); after it, only the rows a later step or the result can use go on (the step-2 events
+#: that continue an attempt, the purchases, and each person's latest step 1). DuckDB computes CTEs used
+#: twice once, so the per-person step-1 maximum is a plain aggregate there; ClickHouse inlines CTEs, so its
+#: statement is one chain.
 HANDWRITTEN = {
     "duckdb": f"""
         WITH e AS (
@@ -36,22 +40,28 @@ HANDWRITTEN = {
               AND "timestamp" >= TIMESTAMPTZ '2024-01-01 00:00:00+00'
               AND "timestamp" < TIMESTAMPTZ '2024-05-14 00:00:00+00'
         ),
-        l1 AS (SELECT *, CASE WHEN m & 1 = 1 THEN t * 128 END AS l1 FROM e),
-        l2 AS (SELECT *, max(l1) OVER w AS q2 FROM l1
-               WINDOW w AS (PARTITION BY person_id ORDER BY t, m ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
-        l2b AS (SELECT *, CASE WHEN m & 2 = 2 AND (t - {_WINDOW_US}) * 128 <= q2 THEN q2 END AS l2 FROM l2),
-        l3 AS (SELECT *, max(l2) OVER w AS q3 FROM l2b
-               WINDOW w AS (PARTITION BY person_id ORDER BY t, m ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
-        l3b AS (SELECT *, CASE WHEN m & 4 = 4 AND (t - {_WINDOW_US}) * 128 <= q3 THEN q3 END AS l3 FROM l3),
-        chosen AS (SELECT *, coalesce(max(l3) OVER p, max(l2) OVER p, max(l1) OVER p) AS sk
-                   FROM l3b WINDOW p AS (PARTITION BY person_id)),
+        w2 AS (SELECT person_id, t, m,
+                      last_value(CASE WHEN m & 1 = 1 THEN t * 128 END IGNORE NULLS) OVER (
+                          PARTITION BY person_id ORDER BY t, m ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS q
+               FROM e WHERE m <> 0),
+        r3 AS (SELECT person_id, t, m, CASE WHEN m & 2 = 2 AND (t - {_WINDOW_US}) * 128 <= q THEN q END AS l2
+               FROM w2 WHERE m >= 2),
+        w3 AS (SELECT person_id, t, m, l2,
+                      max(l2) OVER (PARTITION BY person_id ORDER BY t, m, l2 NULLS FIRST
+                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS q
+               FROM r3 WHERE l2 IS NOT NULL OR m & 4 = 4),
+        r4 AS (SELECT person_id, t, CASE WHEN m & 4 = 4 AND (t - {_WINDOW_US}) * 128 <= q THEN q END AS l3 FROM w3),
+        hits AS (SELECT person_id, 2 AS k, l2 AS l, t FROM r3 WHERE l2 IS NOT NULL
+                 UNION ALL SELECT person_id, 3, l3, t FROM r4 WHERE l3 IS NOT NULL),
+        firsts AS (SELECT person_id, max(t * 128) AS l FROM e WHERE m & 1 = 1 GROUP BY person_id),
+        levels AS (SELECT person_id, k, max(l) AS l FROM hits GROUP BY person_id, k),
+        best AS (SELECT f.person_id, coalesce(max(v.k), 1) AS lv, coalesce(arg_max(v.l, v.k), max(f.l)) AS sk
+                 FROM firsts AS f LEFT JOIN levels AS v USING (person_id) GROUP BY f.person_id),
         persons AS (
-            SELECT person_id,
-                   max(CASE WHEN l3 IS NOT NULL THEN 3 WHEN l2 IS NOT NULL THEN 2 WHEN l1 IS NOT NULL THEN 1
-                            ELSE 0 END) AS lv,
-                   min(CASE WHEN l1 = sk THEN t END) AS t1, min(CASE WHEN l2 = sk THEN t END) AS t2,
-                   min(CASE WHEN l3 = sk THEN t END) AS t3
-            FROM chosen GROUP BY person_id
+            SELECT b.person_id, b.lv, b.sk // 128 AS t1, min(h.t) FILTER (WHERE h.k = 2) AS t2,
+                   min(h.t) FILTER (WHERE h.k = 3) AS t3
+            FROM best AS b LEFT JOIN hits AS h ON h.person_id = b.person_id AND h.l = b.sk
+            GROUP BY b.person_id, b.lv, b.sk
         )
         SELECT count(*) FILTER (WHERE lv >= 1) AS c1,
                count(*) FILTER (WHERE lv >= 2) AS c2,
@@ -71,25 +81,40 @@ HANDWRITTEN = {
             WHERE project_id = 1 AND event IN ('pageview', 'signup', 'purchase')
               AND timestamp >= toDateTime64('2024-01-01 00:00:00', 6, 'UTC')
               AND timestamp < toDateTime64('2024-05-14 00:00:00', 6, 'UTC')
-        ),
-        l1 AS (SELECT *, if(bitAnd(m, 1) = 1, t * 128, NULL) AS l1 FROM e),
-        l2 AS (SELECT *, max(l1) OVER (PARTITION BY person_id ORDER BY t, m
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS q2 FROM l1),
-        l2b AS (SELECT *, if(bitAnd(m, 2) = 2 AND (t - {_WINDOW_US}) * 128 <= q2, q2, NULL) AS l2 FROM l2),
-        l3 AS (SELECT *, max(l2) OVER (PARTITION BY person_id ORDER BY t, m
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS q3 FROM l2b),
-        l3b AS (SELECT *, if(bitAnd(m, 4) = 4 AND (t - {_WINDOW_US}) * 128 <= q3, q3, NULL) AS l3 FROM l3),
-        chosen AS (SELECT *, coalesce(max(l3) OVER (PARTITION BY person_id), max(l2) OVER (PARTITION BY person_id),
-                                      max(l1) OVER (PARTITION BY person_id)) AS sk FROM l3b),
-        persons AS (
-            SELECT person_id, max(multiIf(l3 IS NOT NULL, 3, l2 IS NOT NULL, 2, l1 IS NOT NULL, 1, 0)) AS lv,
-                   minIf(t, l1 = sk) AS t1, minIf(t, l2 = sk) AS t2, minIf(t, l3 = sk) AS t3
-            FROM chosen GROUP BY person_id
         )
         SELECT countIf(lv >= 1) AS c1, countIf(lv >= 2) AS c2, countIf(lv >= 3) AS c3,
                quantileExactInclusiveIf(0.5)(t2 - t1, lv >= 2) AS med2, sumIf(t2 - t1, lv >= 2) AS sum2,
                quantileExactInclusiveIf(0.5)(t3 - t2, lv >= 3) AS med3, sumIf(t3 - t2, lv >= 3) AS sum3
-        FROM persons
+        FROM (
+            SELECT person_id, max(multiIf(l3 IS NOT NULL, 3, l2 IS NOT NULL, 2, 1)) AS lv,
+                   intDiv(max(sk), 128) AS t1, minIf(t, l2 = sk) AS t2, minIf(t, l3 = sk) AS t3
+            FROM (
+                SELECT *, coalesce(max(l3) OVER p, max(l2) OVER p, max(l1) OVER p) AS sk
+                FROM (
+                    SELECT *, if(bitAnd(m, 4) = 4 AND (t - {_WINDOW_US}) * 128 <= q3, q3, NULL) AS l3
+                    FROM (
+                        SELECT *, max(l2) OVER (PARTITION BY person_id ORDER BY t, m, l2 NULLS FIRST
+                                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS q3
+                        FROM (
+                            SELECT person_id, t, m, if(bitAnd(m, 1) = 1, t * 128, NULL) AS l1, p1,
+                                   if(bitAnd(m, 2) = 2 AND (t - {_WINDOW_US}) * 128 <= q2, q2, NULL) AS l2
+                            FROM (
+                                SELECT person_id, t, m,
+                                       last_value(if(bitAnd(m, 1) = 1, t * 128, NULL)) OVER (
+                                           PARTITION BY person_id ORDER BY t, m
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS q2,
+                                       max(if(bitAnd(m, 1) = 1, t * 128, NULL)) OVER (PARTITION BY person_id) AS p1
+                                FROM e WHERE m != 0
+                            )
+                        )
+                        WHERE l2 IS NOT NULL OR m >= 4 OR l1 = p1
+                    )
+                )
+                WHERE l2 IS NOT NULL OR l3 IS NOT NULL OR l1 = p1
+                WINDOW p AS (PARTITION BY person_id)
+            )
+            GROUP BY person_id
+        )
     """,
 }
 

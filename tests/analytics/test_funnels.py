@@ -139,6 +139,18 @@ def test_same_instant(engine: Engine) -> None:
     assert counts(engine.run(log, strict)) == [1, 1]
 
 
+def test_identical_events_are_one_sequence(engine: Engine) -> None:
+    # Steps pageview x3; pageviews at 10:00 (p0) and twice at 11:00 (p1, p2: identical events). In sequence
+    # p0, p1, p2: p1 is step 2 of p0's attempt, p2 step 2 of p1's and step 3 of p0's (p1 completed step 2 of
+    # it before). Only p0's attempt reaches step 3: 3600 s to step 2, 0 s to step 3, whichever of the two
+    # identical events the engine puts first.
+    at = "2024-05-01T11:00"
+    log = EventLog().add("a", "pageview", "2024-05-01T10:00").add("a", "pageview", at).add("a", "pageview", at)
+    result = engine.run(log, {"kind": "funnel", **RANGE, "steps": [{"event": "pageview"}] * 3})
+    assert counts(result) == [1, 1, 1]
+    assert [s.median_seconds_to_convert for s in result.steps] == [None, 3600, 0]
+
+
 def test_window_is_inclusive(engine: Engine) -> None:
     query = {"kind": "funnel", **RANGE, "steps": THREE[:2], "window": {"value": 2, "unit": "hour"}}
     log = EventLog().add("a", "pageview", "2024-05-01T10:00").add("a", "signup", "2024-05-01T12:00")

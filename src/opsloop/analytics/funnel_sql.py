@@ -2,14 +2,8 @@
 
 The definition (docs/metrics.md, "Funnels") is computed with window functions over each person's events in
 *sequence order* (time, then the steps each event matches, then exclusions, then breakdown value). Events are
-keyed `time * 128 + breakdown index` (one BIGINT), and every window carries only such keys:
-
-- ordered: `l{k}` of an event is the key of step 1 of the attempt it completes step k for: the running `max`
-  of `l{k-1}` over the earlier events (the latest-starting attempt, the best one for the window), when the
-  event is at most `window` after it; exclusions cut that running maximum into segments; strict: `l{k-1}` of
-  the event just before;
-- unordered: each event matching a step, inside the range, anchors an attempt; step k is the earliest event
-  matching it from the anchor's instant on, when inside the window.
+keyed `time * 128 + breakdown index` (one BIGINT), and every window carries only such keys; the layers per
+order are in `funnel_steps`.
 
 Per person: the furthest step, the latest start among the attempts reaching it, and for each step the
 earliest event completing it for that attempt (whose times give time to convert, and values attribution).
@@ -32,6 +26,17 @@ from opsloop.analytics.common import (
     Model,
     PropertyFilter,
     RangeQuery,
+)
+from opsloop.analytics.funnel_steps import (
+    KEY_SCALE,
+    _bits,
+    _layer,
+    _over,
+    _set,
+    _when,
+    ordered_steps,
+    strict_steps,
+    unordered_steps,
 )
 from opsloop.analytics.timeframe import DateSpan
 
@@ -159,45 +164,6 @@ def funnel_events(
 
 # -- per-person best attempt -------------------------------------------------------------------------------
 
-#: Events are keyed `time * 128 + breakdown index` (the index is at most 101), so one BIGINT orders them by
-#: time, then value, and the latest-starting attempt is a plain `max`.
-KEY_SCALE = 128
-
-
-def _bits(names: list[str]) -> exp.Expr:
-    """`sum(name_i * 2^(i-1))`: the set of steps (or exclusions) an event matches, as a number."""
-    total: exp.Expr = num(0)
-    for i, name in enumerate(names):
-        total = exp.Add(this=total, expression=exp.Mul(this=exp.column(name), expression=num(2**i)))
-    return exp.paren(total)
-
-
-def _sequence() -> exp.Order:
-    return exp.Order(expressions=[exp.Ordered(this=exp.column(c)) for c in ("t", "m", "xm", "v")])
-
-
-def _over(
-    func: exp.Expr, partition: list[str], order: exp.Order | None, spec: exp.WindowSpec | None = None
-) -> exp.Window:
-    return exp.Window(this=func, partition_by=[exp.column(p) for p in partition], order=order, spec=spec)
-
-
-def _layer(source: exp.Select, *columns: exp.Expr) -> exp.Select:
-    """`SELECT *, columns FROM (source)`."""
-    return exp.select(exp.Star(), *columns).from_(source.subquery())
-
-
-def _is(name: str) -> exp.Expr:
-    return exp.EQ(this=exp.column(name), expression=num(1))
-
-
-def _set(name: str) -> exp.Expr:
-    return exp.Not(this=exp.Is(this=exp.column(name), expression=exp.Null()))
-
-
-def _when(condition: exp.Expr, value: exp.Expr) -> exp.Expr:
-    return exp.Case(ifs=[exp.If(this=condition, true=value)])
-
 
 def _kill_levels(query: FunnelDefinition) -> dict[int, list[int]]:
     """Level j -> exclusions (1-based) that end attempts at level j (from_step <= j < to_step)."""
@@ -231,8 +197,12 @@ def person_paths(query: FunnelDefinition, builder: QueryBuilder, source: str, va
         flags = [exp.column(f"x{i}") for i in rules]
         base_cols.append(exp.alias_(exp.Greatest(this=num(0), expressions=flags), f"k{level}"))
     base = exp.select(*base_cols).from_(source)
-    layer = _layer(base, exp.alias_(key, "tk"))
-    layer = _unordered(query, layer) if query.order == "unordered" else _ordered(query, builder, layer, kills)
+    if query.order == "ordered":
+        layer = ordered_steps(query, builder, source, value, kills)
+    elif query.order == "strict":
+        layer = strict_steps(query, builder, _layer(base, exp.alias_(key, "tk")), kills)
+    else:
+        layer = unordered_steps(query, _layer(base, exp.alias_(key, "tk")))
     # The chosen attempt: the latest start among those reaching the person's furthest step.
     whole = [_over(exp.Max(this=exp.column(f"l{k}")), [PERSON], None) for k in range(n, 0, -1)]
     layer = _layer(layer, exp.alias_(exp.func("coalesce", *whole), "sk"))
@@ -244,6 +214,9 @@ def person_paths(query: FunnelDefinition, builder: QueryBuilder, source: str, va
         )
         for k in range(1, n + 1)
     ]
+    if query.order != "unordered":
+        # Step 1 of the chosen attempt is its start (ordered funnels drop that row on the way).
+        chosen[0] = exp.alias_(exp.Max(this=exp.column("sk")), "z1")
     grouped = (
         exp.select(
             col(PERSON),
@@ -266,72 +239,3 @@ def person_paths(query: FunnelDefinition, builder: QueryBuilder, source: str, va
         columns.append(exp.alias_(exp.Mod(this=y.copy(), expression=scale.copy()), f"v{k}"))
     entered = exp.GT(this=exp.column("lv"), expression=num(0))
     return exp.select(*columns).from_(grouped.subquery("g")).where(entered)
-
-
-def _ordered(
-    query: FunnelDefinition, builder: QueryBuilder, layer: exp.Select, kills: dict[int, list[int]]
-) -> exp.Select:
-    """Adds `l{k}` (the key of step 1 of the latest-starting attempt this event completes step k of; NULL
-    when none) and `y{k}` (this event's key where `l{k}` is set), ordered and strict."""
-    n = len(query.steps)
-    d = builder.dialect
-    strict = query.order == "strict"
-    tk = exp.column("tk")
-    segments = []
-    if not strict:
-        for level in kills:
-            spec = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
-            running = _over(exp.Sum(this=exp.column(f"k{level}")), [PERSON], _sequence(), spec)
-            segments.append(exp.alias_(running, f"g{level}"))
-    layer = _layer(layer, exp.alias_(_when(_is("s1"), tk.copy()), "l1"), *segments)
-    for k in range(2, n + 1):
-        previous = exp.column(f"l{k - 1}")
-        if strict:
-            prior = _over(d.previous_row(previous), [PERSON], _sequence())
-        else:
-            partition = [PERSON] + ([f"g{k - 1}"] if k - 1 in kills else [])
-            spec = exp.WindowSpec(
-                kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=num(1), end_side="PRECEDING"
-            )
-            prior = _over(exp.Max(this=previous), partition, _sequence(), spec)
-        layer = _layer(layer, exp.alias_(prior, f"q{k}"))
-        q = exp.column(f"q{k}")
-        # t <= start + window, with start = q // 128: the same as (t - window) * 128 <= q.
-        earliest = exp.Mul(
-            this=exp.paren(exp.Sub(this=exp.column("t"), expression=num(query.window_micros))),
-            expression=num(KEY_SCALE),
-        )
-        ok = exp.and_(_is(f"s{k}"), _set(f"q{k}"), exp.LTE(this=earliest, expression=q.copy()))
-        if strict and k - 1 in kills:
-            ok = exp.and_(ok, exp.EQ(this=exp.column(f"k{k - 1}"), expression=num(0)))
-        layer = _layer(layer, exp.alias_(_when(ok, q.copy()), f"l{k}"))
-    return _layer(layer, *[exp.alias_(_when(_set(f"l{k}"), tk.copy()), f"y{k}") for k in range(1, n + 1)])
-
-
-def _unordered(query: FunnelDefinition, layer: exp.Select) -> exp.Select:
-    """Adds, for each anchor (an event matching a step, inside the range), `y{k}`: the key of the earliest
-    event matching step k from the anchor's instant on, and `l{k}`: the anchor's key while steps 1..k are all
-    inside the window."""
-    n = len(query.steps)
-    # From this instant on (ClickHouse takes no RANGE offset past 32 bits, so the window is checked after).
-    ahead = exp.WindowSpec(kind="RANGE", start="CURRENT ROW", end="UNBOUNDED", end_side="FOLLOWING")
-    order = exp.Order(expressions=[exp.Ordered(this=exp.column("t"))])
-    firsts = [
-        exp.alias_(_over(exp.Min(this=_when(_is(f"s{k}"), exp.column("tk"))), [PERSON], order, ahead), f"f{k}")
-        for k in range(1, n + 1)
-    ]
-    layer = _layer(layer, *firsts)
-    anchor = exp.and_(_is("a"), exp.GT(this=exp.column("m"), expression=num(0)))
-    limit = exp.Mul(
-        this=exp.paren(exp.Add(this=exp.column("t"), expression=num(query.window_micros + 1))),
-        expression=num(KEY_SCALE),
-    )
-    columns = []
-    reached: exp.Expr = anchor
-    for k in range(1, n + 1):
-        f = exp.column(f"f{k}")
-        # f // 128 <= t + window, i.e. f < (t + window + 1) * 128.
-        reached = exp.and_(reached.copy(), _set(f"f{k}"), exp.LT(this=f.copy(), expression=limit.copy()))
-        columns.append(exp.alias_(_when(reached.copy(), exp.column("tk")), f"l{k}"))
-        columns.append(exp.alias_(_when(reached.copy(), f.copy()), f"y{k}"))
-    return _layer(layer, *columns)

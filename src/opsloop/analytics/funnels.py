@@ -162,25 +162,18 @@ def _statement(query: FunnelQuery, builder: QueryBuilder, span: DateSpan, top: l
     events = funnel_events(query, builder, span, with_person=breakdown is not None and breakdown.type == "person")
     value = value_index(builder, breakdown, top) if breakdown else num(0)
     persons = exp.select(*_person_columns(query, builder)).from_(PATHS)
-    grouped = (
-        exp.select(
-            exp.alias_(exp.func("grouping", exp.column("bv")), "gb"),
-            exp.alias_(exp.func("grouping", exp.column("ob")), "go"),
-            "bv",
-            "ob",
-            *_aggregates(query, builder),
-        )
-        .from_(persons.subquery("pr"))
-        .group_by(
-            exp.GroupingSets(
-                expressions=[
-                    exp.Tuple(expressions=[]),
-                    exp.Tuple(expressions=[exp.column("bv")]),
-                    exp.Tuple(expressions=[exp.column("ob")]),
-                ]
-            )
-        )
-    )
+    # Group per breakdown value and per period only when asked: each set repeats the aggregates (quantiles).
+    sets: list[exp.Expr] = [exp.Tuple(expressions=[])]
+    flags: list[exp.Expr] = []
+    for name, flag, wanted in (("bv", "gb", breakdown is not None), ("ob", "go", query.over_time is not None)):
+        if wanted:
+            sets.append(exp.Tuple(expressions=[exp.column(name)]))
+            flags += [exp.alias_(exp.func("grouping", exp.column(name)), flag), exp.column(name)]
+        else:
+            flags += [exp.alias_(num(1), flag), exp.alias_(num(0), name)]
+    grouped = exp.select(*flags, *_aggregates(query, builder)).from_(persons.subquery("pr"))
+    if len(sets) > 1:
+        grouped = grouped.group_by(exp.GroupingSets(expressions=sets))
     return cte_query([("ev", events), (PATHS, person_paths(query, builder, "ev", value))], grouped)
 
 

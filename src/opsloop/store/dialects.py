@@ -133,8 +133,12 @@ class Dialect:
         """The `index`-th (1-based) element of a list; NULL (DuckDB) or the type's default (ClickHouse) past the end."""
         raise NotImplementedError
 
-    def previous_row(self, value: exp.Expression) -> exp.Expression:
-        """The window function giving `value` of the previous row of the window's order (`lag`)."""
+    def previous_row(self, value: exp.Expression, offset: int = 1) -> exp.Expression:
+        """The window function giving `value` of the row `offset` rows before in the window's order (`lag`)."""
+        raise NotImplementedError
+
+    def last_non_null(self, value: exp.Expression) -> exp.Expression:
+        """The window function giving the last non-NULL `value` of the frame (`last_value ... IGNORE NULLS`)."""
         raise NotImplementedError
 
     def int_div(self, value: exp.Expression, divisor: exp.Expression) -> exp.Expression:
@@ -308,9 +312,13 @@ class DuckDBDialect(Dialect):
         """`list_extract` (1-based)."""
         return _fn("list_extract", items, index)
 
-    def previous_row(self, value: exp.Expression) -> exp.Expression:
+    def previous_row(self, value: exp.Expression, offset: int = 1) -> exp.Expression:
         """`lag`."""
-        return _fn("lag", value)
+        return _fn("lag", value, exp.Literal.number(offset))
+
+    def last_non_null(self, value: exp.Expression) -> exp.Expression:
+        """`last_value(value IGNORE NULLS)` (cheaper than a running `max` over a sorted frame)."""
+        return exp.IgnoreNulls(this=exp.LastValue(this=value))
 
     def int_div(self, value: exp.Expression, divisor: exp.Expression) -> exp.Expression:
         """`a // b`."""
@@ -515,9 +523,13 @@ class ClickHouseDialect(Dialect):
         """`arrayElement` (1-based)."""
         return _fn("arrayElement", items, index)
 
-    def previous_row(self, value: exp.Expression) -> exp.Expression:
-        """`lagInFrame` (the default frame, up to the current row, holds the previous row)."""
-        return _fn("lagInFrame", value)
+    def previous_row(self, value: exp.Expression, offset: int = 1) -> exp.Expression:
+        """`lagInFrame` (the default frame, up to the current row, holds the rows before)."""
+        return _fn("lagInFrame", value, exp.Literal.number(offset))
+
+    def last_non_null(self, value: exp.Expression) -> exp.Expression:
+        """`last_value`, which skips NULLs unless told `RESPECT NULLS`."""
+        return _fn("last_value", value)
 
     def int_div(self, value: exp.Expression, divisor: exp.Expression) -> exp.Expression:
         """`intDiv` (sqlglot would divide as floats and cast back)."""
