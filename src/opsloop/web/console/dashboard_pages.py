@@ -16,12 +16,10 @@ from opsloop.query.sql import SqlRejected
 from opsloop.store.events import QueryFailed, QueryTimeout
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
-from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, gettext_for, render
+from opsloop.web.console.rendering import N_, gettext_for, render
 
 router = console_router()
 # Before Settings, so that the administrative entries stay last.
-_SETTINGS = next(i for i, item in enumerate(PROJECT_NAV) if item.path == "/settings")
-PROJECT_NAV.insert(_SETTINGS, NavItem(N_("Dashboards"), "/dashboards"))
 
 #: Most rows of a tile's result sent to the page.
 TILE_ROWS = 500

@@ -23,11 +23,10 @@ from opsloop.store.events import QueryFailed, QueryTimeout
 from opsloop.users.catalogue import EntryKind
 from opsloop.web.console.access import ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
-from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, gettext_for, render
+from opsloop.web.console.rendering import N_, gettext_for, render
 
 router = console_router()
 # Home comes right after the overview (the other pages append theirs at the end).
-PROJECT_NAV.insert(1, NavItem(N_("Home"), "/home"))
 
 #: The periods the page offers (days).
 PERIODS = (7, 30)

@@ -29,10 +29,9 @@ from opsloop.web.console import insight_forms as forms
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
 from opsloop.web.console.insight_charts import chart_of
-from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, gettext_for, render
+from opsloop.web.console.rendering import gettext_for, render
 
 router = console_router()
-PROJECT_NAV.append(NavItem(N_("Insights"), "/insights"))
 
 #: A project with at most this many events gets its catalogue computed by the first page that needs it.
 INLINE_CATALOGUE_EVENTS = 200_000

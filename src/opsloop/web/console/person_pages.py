@@ -12,12 +12,10 @@ from opsloop.users.person_search import EventRow, latest_events, person_seen, pe
 from opsloop.users.persons import find_person
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.home_pages import suggested_names
-from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, _localtime, gettext_for, render
+from opsloop.web.console.rendering import _localtime, gettext_for, render
 
 router = console_router()
 # Before Settings, so that the administrative entries stay last.
-_SETTINGS = next(i for i, item in enumerate(PROJECT_NAV) if item.path == "/settings")
-PROJECT_NAV[_SETTINGS:_SETTINGS] = [NavItem(N_("Persons"), "/persons"), NavItem(N_("Live events"), "/events")]
 
 PERSONS_PAGE = 50
 TIMELINE_PAGE = 50

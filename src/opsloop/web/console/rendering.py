@@ -46,9 +46,14 @@ class NavItem:
     min_role: Role = Role.viewer
 
 
-# The project navigation; insight and dashboard pages add their entries here.
+# The project navigation, in order (each entry's pages live in their own module).
 PROJECT_NAV: list[NavItem] = [
     NavItem(N_("Overview"), ""),
+    NavItem(N_("Home"), "/home"),
+    NavItem(N_("Insights"), "/insights"),
+    NavItem(N_("Dashboards"), "/dashboards"),
+    NavItem(N_("Persons"), "/persons"),
+    NavItem(N_("Live events"), "/events"),
     NavItem(N_("Settings"), "/settings"),
     NavItem(N_("Audit log"), "/audit", Role.admin),
 ]
