@@ -127,8 +127,10 @@ def test_build_and_save_a_funnel_and_a_retention_then_switch_language(demo_conso
     assert counts[0] >= counts[1] >= counts[2] > 0  # a funnel never grows
     # The shareable link holds the query; copying it says so.
     assert "/insights/funnel?q=" in page.input_value("#share-link")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.click("button[data-copy]")
-    assert page.locator("button[data-copy]").inner_text() == "Copied"
+    page.wait_for_function("document.querySelector('button[data-copy]').textContent === 'Copied'", timeout=5_000)
+    assert page.evaluate("navigator.clipboard.readText()") == page.input_value("#share-link")
     _save(page, "Shopping funnel")
     assert page.input_value("#step-3") == "checkout_started"  # the saved insight opens filled in
 

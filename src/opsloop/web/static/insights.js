@@ -42,9 +42,12 @@
       var input = document.getElementById(copy.getAttribute("data-copy"));
       input.select();
       var done = function () { copy.textContent = copy.getAttribute("data-copied"); };
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
-      } else { document.execCommand("copy"); done(); }
+      // The selected text is copied at once while the click still counts as a user gesture; the
+      // asynchronous clipboard API is the fallback where execCommand is refused.
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (err) { copied = false; }
+      if (copied) { done(); }
+      else if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(input.value).then(done); }
     }
   });
 
