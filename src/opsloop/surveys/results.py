@@ -331,3 +331,27 @@ def responses_csv(definition: SurveyDefinition, records: Sequence[ResponseRecord
             row[q.id] = "; ".join(value) if isinstance(value, list) else value
         rows.append(row)
     return rows_csv(rows, columns, excel=True)
+
+
+class ResponseCounts(BaseModel):
+    """A survey's responses (all, and completed) for the survey list."""
+
+    responses: int = 0
+    completed: int = 0
+
+
+def response_counts(metadata: MetadataStore, project_id: int) -> dict[int, ResponseCounts]:
+    """Responses and completed responses per survey of the project (surveys without any are left out)."""
+    from sqlalchemy import Integer, cast, func
+
+    with metadata.session() as session:
+        rows = session.execute(
+            select(
+                SurveyResponse.survey_id,
+                func.count(),
+                func.coalesce(func.sum(cast(SurveyResponse.completed, Integer)), 0),
+            )
+            .where(SurveyResponse.project_id == project_id)
+            .group_by(SurveyResponse.survey_id)
+        ).all()
+    return {survey_id: ResponseCounts(responses=n, completed=int(done)) for survey_id, n, done in rows}

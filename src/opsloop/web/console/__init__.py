@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from opsloop.web.console import auth_pages, project_pages
+from opsloop.web.console import auth_pages, feedback_pages, project_pages, requirement_pages, survey_pages
 from opsloop.web.console.access import ConsoleError, SignInRequired, console_router, require_member, require_user
 
 __all__ = ["console_router", "install_console", "require_member", "require_user"]
@@ -40,6 +40,9 @@ def install_console(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(auth_pages.router)
     app.include_router(project_pages.router)
+    app.include_router(feedback_pages.router)
+    app.include_router(survey_pages.router)
+    app.include_router(requirement_pages.router)
 
     @app.exception_handler(ConsoleError)
     async def _console_error(request: Request, exc: ConsoleError) -> Response:
