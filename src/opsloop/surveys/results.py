@@ -155,6 +155,19 @@ def week_start(moment: dt.datetime, timezone: str, first_day: str) -> dt.date:
     return day - dt.timedelta(days=offset)
 
 
+def results_language(definition: SurveyDefinition, language: str | None) -> str:
+    """The survey's language closest to `language` (exact, then the same base language), else its default."""
+    available = definition.languages
+    if language:
+        if language in available:
+            return language
+        base = language.split("_")[0].split("-")[0]
+        for candidate in available:
+            if candidate.split("_")[0].split("-")[0] == base:
+                return candidate
+    return definition.default_language
+
+
 def compile_results(
     survey_id: int,
     definition: SurveyDefinition,
@@ -165,9 +178,12 @@ def compile_results(
     first_day: str = "monday",
     breakdown: str | None = None,
     person_properties: Mapping[str, Mapping[str, Any]] | None = None,
+    language: str | None = None,
 ) -> SurveyResults:
-    """Results from stored responses (pure: no I/O). A person's later answers all count (recurring surveys)."""
-    lang = definition.default_language
+    """Results from stored responses (pure: no I/O). A person's later answers all count (recurring surveys).
+
+    Texts are in `language` when the survey has it (`zh_Hans` also matches `zh`), else its default language."""
+    lang = results_language(definition, language)
     answered_keys = {r.person_key for r in responses if r.answers}
     questions: list[QuestionResult] = []
     for q in definition.questions:
@@ -245,6 +261,7 @@ def load_results(
     first_day: str,
     breakdown: str | None = None,
     themes: ThemeTagger | None = None,
+    language: str | None = None,
 ) -> SurveyResults:
     """Read a survey's responses and impressions and compile its results (person properties as they are now)."""
     definition, records, shown = load_responses(metadata, project_id, survey_id)
@@ -263,6 +280,7 @@ def load_results(
         first_day=first_day,
         breakdown=breakdown,
         person_properties=properties,
+        language=language,
     )
     if themes is not None:
         for q in results.questions:

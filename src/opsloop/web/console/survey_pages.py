@@ -18,7 +18,7 @@ from opsloop.surveys.management import SurveyManager
 from opsloop.surveys.results import SurveyResults, load_responses, load_results, response_counts, responses_csv
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
-from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, render
+from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, render, request_language
 
 router = console_router()
 PROJECT_NAV.append(NavItem(N_("Surveys"), "/surveys"))
@@ -77,6 +77,7 @@ async def results_page(
     """A survey's results: response rate, NPS / CSAT with 95% intervals, over time, choices, open text."""
     runtime = runtime_of(request)
     project = access.project
+    language = request_language(request)  # questions and choices in the page's language when the survey has it
     try:
         survey = await run_in_threadpool(_manager(request).get, project.id, survey_id)
         results = await run_in_threadpool(
@@ -87,6 +88,7 @@ async def results_page(
                 timezone=project.timezone,
                 first_day=project.week_start,
                 breakdown=breakdown.strip() or None,
+                language=language,
             )
         )
     except SurveyNotFound:

@@ -44,7 +44,7 @@
       ], {
         height: 240, margin: { l: 40, r: 10, t: 10, b: 40 }, showlegend: true,
         legend: { orientation: "h", y: -0.25 },
-        yaxis: { range: isNps ? [-100, 100] : [0, 100], zeroline: true, ticksuffix: isNps ? "" : "%" },
+        yaxis: { range: isNps ? [-105, 105] : [-3, 103], zeroline: true, ticksuffix: isNps ? "" : "%" },
         xaxis: { type: "date", tickformat: "%Y-%m-%d" },
         paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)"
       }, config);
