@@ -8,6 +8,7 @@ import io
 import re
 
 from opsloop.accounts.roles import Role
+from opsloop.requirements.schemas import RequirementUpdate
 from opsloop.surveys.management import SurveyManager
 from tests.web.console.conftest import ConsoleHarness
 from tests.web.console.voice_data import EVIL, seed_voice
@@ -136,6 +137,10 @@ def test_survey_list_results_export_and_status(console: ConsoleHarness) -> None:
     assert "How likely are you to recommend us?" in page.text
     assert f'href="{base}/{data.survey_id}/responses.csv"' in page.text
 
+    # Respondents are not known persons, so a breakdown by plan puts all four answers under "(not set)".
+    broken_down = client.get(f"{base}/{data.survey_id}", params={"breakdown": "plan"})
+    assert re.search(r"<td>\(not set\)</td><td class=\"num\">4</td>\s*<td class=\"num\">\+25</td>", broken_down.text)
+
     export = client.get(f"{base}/{data.survey_id}/responses.csv")
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
     assert "attachment" in export.headers["content-disposition"]
@@ -175,10 +180,18 @@ def test_requirements_board_page_prd_and_status(console: ConsoleHarness) -> None
     assert prd.status_code == 200 and prd.headers["content-type"].startswith("text/markdown")
     assert "attachment" in prd.headers["content-disposition"] and "Checkout fails" in prd.text
 
+    assert "No target metric set" in page.text
+    metric = {"kind": "trends", "series": [{"event": "$pageview"}]}
+    console.runtime.requirements.update(console.pid, data.requirement_id, RequirementUpdate(target_metric=metric))
     token = console.csrf(client, base)
     shipped = client.post(f"{base}/{data.requirement_id}/status", data={"csrf_token": token, "status": "shipped"})
     assert shipped.status_code == 303
     assert console.runtime.requirements.get(console.pid, data.requirement_id).status == "shipped"
+    after = client.get(shipped.headers["location"])
+    assert "Status changed." in after.text
+    # Shipped today with a target metric: the before / after table, the after-window still running.
+    assert "Before shipping" in after.text and "After shipping" in after.text
+    assert "the after-window has not ended yet" in after.text
     assert 'id="col-shipped"' in client.get(base).text
     bad = client.post(f"{base}/{data.requirement_id}/status", data={"csrf_token": token, "status": "done"})
     assert bad.status_code == 400 and "status" in bad.text
