@@ -242,3 +242,46 @@ def test_other_projects_pages_are_not_found(console: ConsoleHarness) -> None:
     item = console.runtime.feedback.get(console.pid, data.evil_item)
     assert item is not None and item.status == "new"
     assert "Items: 11" not in outsider.get(f"/projects/{opid}/feedback").text
+
+
+def test_pages_of_a_new_project_say_what_to_do(console: ConsoleHarness) -> None:
+    client = console.signed_in("admin@example.com", Role.admin)
+    pid = console.pid
+    texts = {
+        f"/projects/{pid}/feedback": "No feedback matches.",
+        f"/projects/{pid}/feedback/themes": "No themes yet.",
+        f"/projects/{pid}/surveys": "No surveys yet.",
+        f"/projects/{pid}/requirements": "No requirements yet.",
+    }
+    for path, text in texts.items():
+        page = client.get(path)
+        assert page.status_code == 200 and text in page.text, path
+    nav = client.get(f"/projects/{pid}").text
+    for label, path in (("Feedback", "feedback"), ("Surveys", "surveys"), ("Requirements", "requirements")):
+        assert f'<a href="/projects/{pid}/{path}">{label}</a>' in nav
+    # Re-analysing with fewer than two items says why, on the themes page.
+    token = console.csrf(client, f"/projects/{pid}/feedback/themes")
+    refused = client.post(f"/projects/{pid}/feedback/themes/analyse", data={"csrf_token": token})
+    assert refused.status_code == 400 and "at least 2 feedback items" in refused.text
+
+
+def test_theme_trend_fills_empty_weeks() -> None:
+    import datetime as dt
+
+    from opsloop.feedback.schemas import ThemeSummary, WeekCount
+    from opsloop.web.console.feedback_pages import _trend_chart
+
+    monday = dt.date(2026, 11, 2)
+    theme = ThemeSummary(
+        id=7,
+        label="x",
+        custom_label=False,
+        keywords=[],
+        size=3,
+        languages=["en"],
+        sentiment={},
+        examples=[],
+        trend=[WeekCount(week=monday, count=2), WeekCount(week=monday + dt.timedelta(days=14), count=1)],
+    )
+    # Items in the weeks of 2 and 16 November, none in the week of 9 November: that week shows 0.
+    assert _trend_chart([theme]) == {"7": {"x": ["2026-11-02", "2026-11-09", "2026-11-16"], "y": [2, 0, 1]}}

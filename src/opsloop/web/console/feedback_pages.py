@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -104,8 +105,18 @@ async def triage_item(
 
 
 def _trend_chart(themes: list[ThemeSummary]) -> dict[str, Any]:
-    """Weekly counts per theme for the sparklines (drawn by voice.js)."""
-    return {str(t.id): {"x": [w.week.isoformat() for w in t.trend], "y": [w.count for w in t.trend]} for t in themes}
+    """Weekly counts per theme for the sparklines (drawn by voice.js), weeks without items shown as 0."""
+    chart: dict[str, Any] = {}
+    for t in themes:
+        counts = {w.week: w.count for w in t.trend}
+        weeks = []
+        if counts:
+            week, last = min(counts), max(counts)
+            while week <= last:
+                weeks.append(week)
+                week += dt.timedelta(days=7)
+        chart[str(t.id)] = {"x": [w.isoformat() for w in weeks], "y": [counts.get(w, 0) for w in weeks]}
+    return chart
 
 
 async def _themes_page(

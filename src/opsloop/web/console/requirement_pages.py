@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from opsloop.accounts.roles import Role
 from opsloop.requirements.errors import RequirementInvalid
-from opsloop.requirements.schemas import STATUSES, RequirementUpdate
+from opsloop.requirements.schemas import STATUSES, RequirementDetail, RequirementUpdate
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
 from opsloop.web.console.rendering import N_, PROJECT_NAV, NavItem, render
@@ -52,19 +52,20 @@ async def requirement_page(
 ) -> Response:
     """A requirement: RICE, linked feedback quotes, revenue of its persons, target metric before and after."""
     reports = runtime_of(request).requirement_reports
+    detail: RequirementDetail | None = None
     metric_error = None
     try:
         detail = await run_in_threadpool(reports.detail, access.project.id, requirement_id)
+        requirement = detail.requirement
     except RequirementInvalid as exc:
         if exc.field != "target_metric":
             raise _refused(exc) from None
         # The target metric cannot run (e.g. its event was renamed): show the rest, and say why.
         metric_error = str(exc)
         requirement = await run_in_threadpool(runtime_of(request).requirements.get, access.project.id, requirement_id)
-        detail = None
     context = {
         "detail": detail,
-        "requirement": detail.requirement if detail else requirement,
+        "requirement": requirement,
         "metric_error": metric_error,
         "statuses": REQUIREMENT_STATUSES,
         "notice": request.query_params.get("done") == "status",

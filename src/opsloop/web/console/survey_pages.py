@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from opsloop.accounts.roles import Role
-from opsloop.surveys.definitions import SurveyInvalid
+from opsloop.surveys.definitions import SurveyInvalid, SurveyStatus
 from opsloop.surveys.delivery import SurveyNotFound
 from opsloop.surveys.management import SurveyManager
 from opsloop.surveys.results import SurveyResults, load_responses, load_results, response_counts, responses_csv
@@ -34,6 +34,7 @@ QUESTION_TYPES = {
     "open_text": N_("Open text"),
 }
 OPEN_TEXT_SHOWN = 100
+_STATUS_CHANGES: dict[str, SurveyStatus] = {"active": "active", "stopped": "stopped"}
 
 
 def _manager(request: Request) -> SurveyManager:
@@ -134,8 +135,8 @@ async def change_status(
 ) -> Response:
     """Activate (`status=active`) or stop (`status=stopped`) a survey."""
     form = await request.form()
-    status = _field(form, "status", 16)
-    if status not in ("active", "stopped"):
+    status = _STATUS_CHANGES.get(_field(form, "status", 16))
+    if status is None:
         raise ConsoleError(400, "status: choose active or stopped")
     now = dt.datetime.now(dt.UTC)
     try:

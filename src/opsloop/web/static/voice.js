@@ -21,7 +21,7 @@
         hovertemplate: "%{x}: %{y}<extra></extra>"
       }], {
         height: 60, margin: { l: 0, r: 0, t: 4, b: 4 }, showlegend: false,
-        xaxis: { visible: false }, yaxis: { visible: false, rangemode: "tozero" },
+        xaxis: { visible: false }, yaxis: { visible: false, range: [0, Math.max.apply(null, t.y) * 1.25] },
         paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)"
       }, config);
     });
