@@ -109,6 +109,11 @@ def test_themes_page_rename_merge_and_reanalyse(console: ConsoleHarness) -> None
     assert analysed.status_code == 303
     assert "Payments &lt;b&gt;" in client.get(base).text  # the operator's label survives re-analysis
 
+    largest = console.runtime.themes.list_themes(console.pid)
+    split = client.post(f"{base}/{largest[0].id}/split", data={"csrf_token": token})
+    assert split.status_code == 303 and "Theme split in two." in client.get(split.headers["location"]).text
+    assert len(console.runtime.themes.list_themes(console.pid)) == len(largest) + 1
+
 
 def test_survey_list_results_export_and_status(console: ConsoleHarness) -> None:
     data = seed_voice(console.runtime, console.pid, themes=False)
@@ -215,6 +220,7 @@ def test_viewers_read_but_cannot_change(console: ConsoleHarness) -> None:
         (f"/projects/{pid}/feedback/themes/analyse", {}),
         (f"/projects/{pid}/feedback/themes/{theme.id}/rename", {"label": "x"}),
         (f"/projects/{pid}/feedback/themes/merge", {"theme_id": str(theme.id)}),
+        (f"/projects/{pid}/feedback/themes/{theme.id}/split", {}),
         (f"/projects/{pid}/surveys/{data.survey_id}/status", {"status": "stopped"}),
         (f"/projects/{pid}/requirements/{data.requirement_id}/status", {"status": "declined"}),
     ]

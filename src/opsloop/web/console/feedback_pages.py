@@ -128,7 +128,7 @@ async def _themes_page(
         "themes": themes,
         "chart": _trend_chart(themes),
         "error": error,
-        "notice": notice if notice in {"analysed", "renamed", "merged"} else None,
+        "notice": notice if notice in {"analysed", "renamed", "merged", "split"} else None,
         "sentiments": SENTIMENTS,
         "here": f"/projects/{access.project.id}/feedback/themes",
     }
@@ -183,3 +183,15 @@ async def rename_theme(
     except ThemeError as exc:
         return await _themes_page(request, access, error=str(exc), status=exc.status)
     return _themes_done(access, "renamed")
+
+
+@router.post("/projects/{project_id}/feedback/themes/{theme_id}/split")
+async def split_theme(
+    theme_id: int, request: Request, access: ProjectAccess = Depends(require_member(Role.operator))
+) -> Response:
+    """Split a theme in two by clustering its items again."""
+    try:
+        await run_in_threadpool(runtime_of(request).themes.split, access.project.id, theme_id, 2)
+    except ThemeError as exc:
+        return await _themes_page(request, access, error=str(exc), status=exc.status)
+    return _themes_done(access, "split")
