@@ -116,7 +116,7 @@ def test_themes_page_rename_merge_and_reanalyse(console: ConsoleHarness) -> None
 
 
 def test_survey_list_results_export_and_status(console: ConsoleHarness) -> None:
-    data = seed_voice(console.runtime, console.pid, themes=False)
+    data = seed_voice(console.runtime, console.pid)
     client = console.signed_in("op@example.com", Role.operator)
     base = f"/projects/{console.pid}/surveys"
 
@@ -138,6 +138,10 @@ def test_survey_list_results_export_and_status(console: ConsoleHarness) -> None:
     # CSAT answers 5, 4, 4, 2: three of four are 4 or 5 -> 75%.
     assert "CSAT 75%" in page.text
     assert ESCAPED_EVIL in page.text and EVIL not in page.text  # the open-text answer with script in it
+    # Open-text answers carry the feedback theme they belong to ("checkout ... breaks" joins the checkout theme).
+    [[label]] = console.runtime.themes.themes_for(console.pid, [EVIL])
+    answer = page.text.split(ESCAPED_EVIL)[1].split("</li>")[0]
+    assert answer.rstrip().endswith(f"· {label}</span>")
     assert 'id="survey-charts"' in page.text and 'data-question="nps"' in page.text
     assert "How likely are you to recommend us?" in page.text
     assert f'href="{base}/{data.survey_id}/responses.csv"' in page.text

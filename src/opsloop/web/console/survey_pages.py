@@ -90,6 +90,7 @@ async def results_page(
                 first_day=project.week_start,
                 breakdown=breakdown.strip() or None,
                 language=language,
+                themes=runtime.themes,  # open-text answers with the feedback theme they belong to
             )
         )
     except SurveyNotFound:
