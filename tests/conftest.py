@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -126,3 +127,22 @@ def live_server(make_settings: Callable[..., Settings], metadata_url: str) -> It
         yield LiveServer(url, runtime, project, client)
     server.should_exit = True
     thread.join(timeout=30)
+
+
+#: Debian's Chromium, the browser every console and widget test drives.
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (shared by every browser test of the session)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("OPSLOOP_TEST_REQUIRE_CHROMIUM"):
+            pytest.fail("OPSLOOP_TEST_REQUIRE_CHROMIUM is set but /usr/bin/chromium is missing")
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield browser
+        browser.close()

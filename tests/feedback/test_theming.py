@@ -127,3 +127,14 @@ def test_a_theme_removed_under_the_cache_is_not_referenced(
     monkeypatch.setattr(world.inbox.themes, "forget", lambda project: (forgotten.append(project), forget(project)))
     again = world.inbox.create(world.project, FeedbackIn(text="Dark mode please, my eyes hurt at night"))
     assert again.theme_id != dark.id and forgotten == [world.project]  # stored on the second attempt
+
+
+def test_themes_for_texts_such_as_survey_answers(world: FeedbackWorld) -> None:
+    _load(world)
+    themes = world.themes.analyse(world.project).themes
+    # A theme's own example quotes are near its centre: each is tagged with that theme's label.
+    texts = [t.examples[0].text for t in themes]
+    assert world.themes.themes_for(world.project, texts) == [[t.label] for t in themes]
+    # A project without themes tags nothing; no texts, no work.
+    assert world.themes.themes_for(world.other, texts[:2]) == [[], []]
+    assert world.themes.themes_for(world.project, []) == []

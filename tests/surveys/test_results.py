@@ -101,3 +101,22 @@ def test_migration_0006_goes_down_and_up(metadata: MetadataStore) -> None:
             revision.upgrade()
         assert mine <= set(sa.inspect(connection).get_table_names())
     metadata.close()
+
+
+def test_results_in_the_readers_language() -> None:
+    from opsloop.surveys.results import results_language
+
+    definition = parse_definition(nps_survey())
+    # The survey has en, es and zh_Hans: exact match, base language (zh -> zh_Hans, es-MX -> es), else default.
+    assert results_language(definition, "zh_Hans") == "zh_Hans"
+    assert results_language(definition, "zh") == "zh_Hans"
+    assert results_language(definition, "es-MX") == "es"
+    assert results_language(definition, "fr") == "en"
+    assert results_language(definition, None) == "en"
+    record = ResponseRecord(
+        "r1", "p1", "d1", "en", {"nps": 9, "like": "ok", "plan": "pro"}, False, dt.datetime.now(dt.UTC)
+    )
+    results = compile_results(1, definition, [record], {"p1"}, language="es")
+    assert results.questions[0].text == "¿Qué probabilidad hay de que nos recomiendes?"
+    plan = next(q for q in results.questions if q.id == "plan")
+    assert [c.label for c in plan.distribution] == ["Gratis", "Pro"]

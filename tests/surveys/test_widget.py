@@ -8,17 +8,15 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.conftest import LiveServer
 from tests.surveys.factories import nps_survey
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "survey-widget.png"
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 
 
 class ProductPages:
@@ -63,12 +61,11 @@ def product(live_server: LiveServer) -> Iterator[ProductPages]:
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 900, "height": 560}, locale="en-US")
-        yield context.new_page()
-        browser.close()
+def page(chromium: Any) -> Iterator[Page]:
+    """A small window on the session's shared Chromium (tests/conftest.py)."""
+    context = chromium.new_context(viewport={"width": 900, "height": 560}, locale="en-US")
+    yield context.new_page()
+    context.close()
 
 
 def test_widget_shown_answered_dismissed_and_not_shown_again(

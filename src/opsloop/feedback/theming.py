@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 import zoneinfo
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from opsloop.feedback.errors import ThemeError
 from opsloop.feedback.keywords import keyword_tokens, label_from_keywords, top_keywords
+from opsloop.feedback.language import detect_language
 from opsloop.feedback.models import FeedbackItem, FeedbackTheme, FeedbackThemeSpace
 from opsloop.feedback.schemas import ThemeAnalysis, ThemeExample, ThemeSummary, WeekCount
 from opsloop.feedback.themes import ThemeParams, describe_theme, discover_themes, named_vector, nearest_theme
@@ -267,6 +269,23 @@ class ThemeService:
             _refresh(session, project_id, result)
             ids = [t.id for t in result]
         return [s for s in self.list_themes(project_id) if s.id in ids]
+
+    def themes_for(self, project_id: int, texts: Sequence[str]) -> list[list[str]]:
+        """The label of the theme each text would join (empty when none is near enough), e.g. for the open-text
+        answers of a survey's results."""
+        if not texts:
+            return []
+        assigner = ThemeAssigner(self.metadata)
+        with self.metadata.session() as session:
+            labels = dict(
+                session.execute(
+                    select(FeedbackTheme.id, FeedbackTheme.label).where(FeedbackTheme.project_id == project_id)
+                ).all()
+            )
+            if not labels:
+                return [[] for _ in texts]
+            found = [assigner.nearest(session, project_id, text, detect_language(text)) for text in texts]
+        return [[labels[t]] if t in labels else [] for t in found]
 
     def _summary(self, project_id: int, theme_id: int) -> ThemeSummary:
         return next(s for s in self.list_themes(project_id) if s.id == theme_id)

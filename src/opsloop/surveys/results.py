@@ -155,6 +155,19 @@ def week_start(moment: dt.datetime, timezone: str, first_day: str) -> dt.date:
     return day - dt.timedelta(days=offset)
 
 
+def results_language(definition: SurveyDefinition, language: str | None) -> str:
+    """The survey's language closest to `language` (exact, then the same base language), else its default."""
+    available = definition.languages
+    if language:
+        if language in available:
+            return language
+        base = language.split("_")[0].split("-")[0]
+        for candidate in available:
+            if candidate.split("_")[0].split("-")[0] == base:
+                return candidate
+    return definition.default_language
+
+
 def compile_results(
     survey_id: int,
     definition: SurveyDefinition,
@@ -165,9 +178,12 @@ def compile_results(
     first_day: str = "monday",
     breakdown: str | None = None,
     person_properties: Mapping[str, Mapping[str, Any]] | None = None,
+    language: str | None = None,
 ) -> SurveyResults:
-    """Results from stored responses (pure: no I/O). A person's later answers all count (recurring surveys)."""
-    lang = definition.default_language
+    """Results from stored responses (pure: no I/O). A person's later answers all count (recurring surveys).
+
+    Texts are in `language` when the survey has it (`zh_Hans` also matches `zh`), else its default language."""
+    lang = results_language(definition, language)
     answered_keys = {r.person_key for r in responses if r.answers}
     questions: list[QuestionResult] = []
     for q in definition.questions:
@@ -245,6 +261,7 @@ def load_results(
     first_day: str,
     breakdown: str | None = None,
     themes: ThemeTagger | None = None,
+    language: str | None = None,
 ) -> SurveyResults:
     """Read a survey's responses and impressions and compile its results (person properties as they are now)."""
     definition, records, shown = load_responses(metadata, project_id, survey_id)
@@ -263,6 +280,7 @@ def load_results(
         first_day=first_day,
         breakdown=breakdown,
         person_properties=properties,
+        language=language,
     )
     if themes is not None:
         for q in results.questions:
@@ -331,3 +349,27 @@ def responses_csv(definition: SurveyDefinition, records: Sequence[ResponseRecord
             row[q.id] = "; ".join(value) if isinstance(value, list) else value
         rows.append(row)
     return rows_csv(rows, columns, excel=True)
+
+
+class ResponseCounts(BaseModel):
+    """A survey's responses (all, and completed) for the survey list."""
+
+    responses: int = 0
+    completed: int = 0
+
+
+def response_counts(metadata: MetadataStore, project_id: int) -> dict[int, ResponseCounts]:
+    """Responses and completed responses per survey of the project (surveys without any are left out)."""
+    from sqlalchemy import Integer, cast, func
+
+    with metadata.session() as session:
+        rows = session.execute(
+            select(
+                SurveyResponse.survey_id,
+                func.count(),
+                func.coalesce(func.sum(cast(SurveyResponse.completed, Integer)), 0),
+            )
+            .where(SurveyResponse.project_id == project_id)
+            .group_by(SurveyResponse.survey_id)
+        ).all()
+    return {survey_id: ResponseCounts(responses=n, completed=int(done)) for survey_id, n, done in rows}

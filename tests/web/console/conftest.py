@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from opsloop.web.app import create_app
 from tests.conftest import free_port, start_server
 
 PASSWORD = "correct horse battery"
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
@@ -122,21 +120,6 @@ def live_console(make_settings: Callable[..., Settings]) -> Iterator[LiveConsole
     yield LiveConsole(f"http://127.0.0.1:{runtime.settings.port}", runtime, project, user.email)
     server.should_exit = True
     thread.join(timeout=30)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """Debian's headless Chromium driven by Playwright (shared by every browser test of the session)."""
-    if not CHROMIUM.exists():
-        if os.environ.get("OPSLOOP_TEST_REQUIRE_CHROMIUM"):
-            pytest.fail("OPSLOOP_TEST_REQUIRE_CHROMIUM is set but /usr/bin/chromium is missing")
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -13,7 +13,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from opsloop.web.console import auth_pages, dashboard_pages, home_pages, insight_pages, person_pages, project_pages
+from opsloop.web.console import (
+    auth_pages,
+    dashboard_pages,
+    feedback_pages,
+    home_pages,
+    insight_pages,
+    person_pages,
+    project_pages,
+    requirement_pages,
+    survey_pages,
+)
 from opsloop.web.console.access import ConsoleError, SignInRequired, console_router, require_member, require_user
 
 __all__ = ["console_router", "install_console", "require_member", "require_user"]
@@ -44,6 +54,9 @@ def install_console(app: FastAPI) -> None:
     app.include_router(dashboard_pages.router)
     app.include_router(person_pages.router)
     app.include_router(insight_pages.router)
+    app.include_router(feedback_pages.router)
+    app.include_router(survey_pages.router)
+    app.include_router(requirement_pages.router)
 
     @app.exception_handler(ConsoleError)
     async def _console_error(request: Request, exc: ConsoleError) -> Response:

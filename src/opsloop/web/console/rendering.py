@@ -54,6 +54,9 @@ PROJECT_NAV: list[NavItem] = [
     NavItem(N_("Dashboards"), "/dashboards"),
     NavItem(N_("Persons"), "/persons"),
     NavItem(N_("Live events"), "/events"),
+    NavItem(N_("Feedback"), "/feedback"),
+    NavItem(N_("Surveys"), "/surveys"),
+    NavItem(N_("Requirements"), "/requirements"),
     NavItem(N_("Settings"), "/settings"),
     NavItem(N_("Audit log"), "/audit", Role.admin),
 ]
