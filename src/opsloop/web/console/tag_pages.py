@@ -109,7 +109,7 @@ async def _tags_page(
         "tags": [
             {
                 "info": i,
-                "values": sorted(i.values.items(), key=lambda kv: -kv[1])[:VALUES_SHOWN],
+                "values": sorted(i.values.items(), key=lambda kv: (-kv[1], kv[0]))[:VALUES_SHOWN],
                 "more": len(i.values) - VALUES_SHOWN,
             }
             for i in infos
@@ -212,7 +212,7 @@ async def save_rule(request: Request, access: ProjectAccess = Depends(require_me
             counts: dict[str, int] = {}
             for value in found.values():
                 counts[value] = counts.get(value, 0) + 1
-            preview = {"persons": len(found), "values": sorted(counts.items(), key=lambda kv: -kv[1])}
+            preview = {"persons": len(found), "values": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
             return await _tags_page(request, access, rule_form=typed, preview=preview)
         if not typed["tag"]:
             raise ValueError("tag: give the tag a name")
