@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import orjson
@@ -21,7 +22,7 @@ from opsloop.users.tag_rules import TagRule
 from opsloop.users.tags import TagImport, TagMissing
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
-from opsloop.web.console.rendering import N_, render
+from opsloop.web.console.rendering import N_, _localtime, render
 
 router = console_router()
 
@@ -105,10 +106,12 @@ async def _tags_page(
             kpi = await run_in_threadpool(load_kpi_config, runtime.metadata, pid)
             rule_form = _presets(kpi.purchase_event, kpi.revenue_property).get(preset)
     done = request.query_params.get("done", "")
+    tz = access.project.timezone
     context = {
         "tags": [
             {
                 "info": i,
+                "computed": _localtime(dt.datetime.fromisoformat(i.computed_at), tz) if i.computed_at else "",
                 "values": sorted(i.values.items(), key=lambda kv: (-kv[1], kv[0]))[:VALUES_SHOWN],
                 "more": len(i.values) - VALUES_SHOWN,
             }

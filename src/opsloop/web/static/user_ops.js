@@ -14,7 +14,7 @@
   });
   window.Plotly.newPlot(area, traces, {
     barmode: "stack", height: 320, margin: { l: 50, r: 10, t: 10, b: 40 },
-    legend: { orientation: "h", y: -0.18 },
+    legend: { orientation: "h", y: -0.18, traceorder: "normal" },
     xaxis: { type: "date", tickformat: "%Y-%m-%d" },
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)"
   }, { displayModeBar: false, responsive: true }).then(function () {
