@@ -65,7 +65,8 @@ def test_rfm_make_a_segment_stages_and_tags(demo_shop: LiveConsole, page: Any) -
     page.screenshot(path=str(SCREENSHOTS / "rfm-en.png"), full_page=True)
 
     # "Make a segment" on the first cell with buyers opens the new segment's page.
-    cell = page.locator("td.rfm-cell:has(form.make-segment)").first
+    cell = next(c for c in cells.all() if c.locator(".cell-persons").inner_text() != "Buyers: 0")
+    buyers_in_cell = int(cell.locator(".cell-persons").inner_text().split(": ")[1])
     r, f = cell.get_attribute("data-r"), cell.get_attribute("data-f")
     with page.expect_navigation():
         cell.locator("button").click()
@@ -73,6 +74,8 @@ def test_rfm_make_a_segment_stages_and_tags(demo_shop: LiveConsole, page: Any) -
     assert match, page.url
     made = demo_shop.runtime.segments.get(pid, int(match.group(1)))
     assert made.name == f"RFM R{r} F{f}" and made.kind == "dynamic"
+    refreshed = demo_shop.runtime.segments.refresh(demo_shop.runtime.project_context(pid), made.id)
+    assert refreshed.size == buyers_in_cell  # the segment holds exactly the cell's buyers
 
     # User stages: today's counts add up and the stacked chart is drawn.
     _open(page, f"{base}/lifecycle-stages")
