@@ -22,7 +22,10 @@ from opsloop.web.console import (
     person_pages,
     project_pages,
     requirement_pages,
+    rfm_pages,
+    stage_pages,
     survey_pages,
+    tag_pages,
 )
 from opsloop.web.console.access import ConsoleError, SignInRequired, console_router, require_member, require_user
 
@@ -57,6 +60,9 @@ def install_console(app: FastAPI) -> None:
     app.include_router(feedback_pages.router)
     app.include_router(survey_pages.router)
     app.include_router(requirement_pages.router)
+    app.include_router(rfm_pages.router)
+    app.include_router(stage_pages.router)
+    app.include_router(tag_pages.router)
 
     @app.exception_handler(ConsoleError)
     async def _console_error(request: Request, exc: ConsoleError) -> Response:
