@@ -76,6 +76,7 @@ ACTION_LABELS = {
     AuditAction.token_created: N_("Capture token created"),
     AuditAction.token_revoked: N_("Capture token revoked"),
     AuditAction.project_settings_changed: N_("Settings changed"),
+    AuditAction.project_created: N_("Project created"),
     AuditAction.password_changed: N_("Password changed"),
 }
 
