@@ -22,6 +22,7 @@ from opsloop.web.console import (
     person_pages,
     project_pages,
     requirement_pages,
+    survey_editor_pages,
     survey_pages,
 )
 from opsloop.web.console.access import ConsoleError, SignInRequired, console_router, require_member, require_user
@@ -54,6 +55,8 @@ def install_console(app: FastAPI) -> None:
     app.include_router(dashboard_pages.router)
     app.include_router(person_pages.router)
     app.include_router(insight_pages.router)
+    # Editor routes first: their fixed paths (`/surveys/new`...) come before the `{id}` routes of the same prefix.
+    app.include_router(survey_editor_pages.router)
     app.include_router(feedback_pages.router)
     app.include_router(survey_pages.router)
     app.include_router(requirement_pages.router)
