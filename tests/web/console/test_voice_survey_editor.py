@@ -173,6 +173,7 @@ def test_viewers_and_missing_csrf_are_refused(console: ConsoleHarness) -> None:
 def test_user_text_is_escaped_and_unedited_fields_are_kept(console: ConsoleHarness) -> None:
     manager = SurveyManager(console.runtime.metadata)
     definition = nps_survey(name=EVIL)
+    definition["questions"][0]["text"]["fr"] = "Recommanderiez-vous notre boutique ?"  # a fourth language (API-made)
     draft = manager.create(console.pid, definition, now=dt.datetime.now(dt.UTC))
     client = console.signed_in("op@example.com", Role.operator)
     base = f"/projects/{console.pid}/surveys"
@@ -185,6 +186,7 @@ def test_user_text_is_escaped_and_unedited_fields_are_kept(console: ConsoleHarne
     assert client.post(f"{base}/{draft.id}/edit", data=form).status_code == 303
     after = manager.get(console.pid, draft.id).definition
     assert after["questions"][0]["low_label"]["zh_Hans"] == "不太可能"
+    assert after["questions"][0]["text"]["fr"] == "Recommanderiez-vous notre boutique ?"  # shown as a 4th column
     assert [q["id"] for q in after["questions"]] == [q["id"] for q in definition["questions"]]
     assert after["questions"][0]["branches"] == [{"max": 6, "goto": "wrong"}]
 

@@ -84,6 +84,7 @@ def _form_page(
     status: int = 200,
 ) -> Response:
     metric = values.get("target_metric")
+    values = {k: int(v) if isinstance(v, float) and v.is_integer() and k != "impact" else v for k, v in values.items()}
     context = {
         "requirement": requirement,
         "v": values,

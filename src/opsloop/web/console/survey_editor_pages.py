@@ -96,7 +96,7 @@ def _editor(
     context = {
         "survey": survey,
         "d": definition,
-        "languages": languages,
+        "text_languages": languages,  # (`languages` is the layout's language switcher)
         "language_names": LANGUAGE_NAMES,
         "question_types": QUESTION_TYPES,
         "kinds": QUESTION_KINDS,
