@@ -174,6 +174,9 @@ def test_user_text_is_escaped_and_unedited_fields_are_kept(console: ConsoleHarne
     manager = SurveyManager(console.runtime.metadata)
     definition = nps_survey(name=EVIL)
     definition["questions"][0]["text"]["fr"] = "Recommanderiez-vous notre boutique ?"  # a fourth language (API-made)
+    definition["targeting"] = {
+        "properties": [{"property": "plan", "type": "person", "op": "in", "value": ["pro", "team"]}]
+    }
     draft = manager.create(console.pid, definition, now=dt.datetime.now(dt.UTC))
     client = console.signed_in("op@example.com", Role.operator)
     base = f"/projects/{console.pid}/surveys"
@@ -189,6 +192,7 @@ def test_user_text_is_escaped_and_unedited_fields_are_kept(console: ConsoleHarne
     assert after["questions"][0]["text"]["fr"] == "Recommanderiez-vous notre boutique ?"  # shown as a 4th column
     assert [q["id"] for q in after["questions"]] == [q["id"] for q in definition["questions"]]
     assert after["questions"][0]["branches"] == [{"max": 6, "goto": "wrong"}]
+    assert after["targeting"]["properties"] == definition["targeting"]["properties"]  # "pro, team" read back as a list
 
 
 def _form_of(html: str) -> dict[str, Any]:
@@ -209,3 +213,23 @@ def _form_of(html: str) -> dict[str, Any]:
         if chosen:
             form[name] = chosen if len(chosen) > 1 else chosen[0]
     return form
+
+
+def test_segment_targeting_offers_the_projects_segments_only(console: ConsoleHarness) -> None:
+    from opsloop.users.segments import SegmentInput
+
+    mine = console.runtime.segments.create(console.pid, SegmentInput(name="<b>Pro buyers</b>", kind="static"))
+    other = console.runtime.projects.create("Other shop")
+    theirs = console.runtime.segments.create(other.project.id, SegmentInput(name="Their segment", kind="static"))
+    client = console.signed_in("op@example.com", Role.operator)
+    base = f"/projects/{console.pid}/surveys"
+    page = client.get(f"{base}/new")
+    assert f'<option value="{mine.id}">&lt;b&gt;Pro buyers&lt;/b&gt;</option>' in page.text
+    assert "Their segment" not in page.text
+    token = console.csrf(client, base)
+    refused = client.post(f"{base}/new", data=_nps_form(token, segment_id=str(theirs.id)))
+    assert refused.status_code == 400 and f"no segment {theirs.id} in this project" in refused.text
+    saved = client.post(f"{base}/new", data=_nps_form(token, segment_id=str(mine.id)))
+    assert saved.status_code == 303
+    [survey] = SurveyManager(console.runtime.metadata).list(console.pid)
+    assert survey.definition["targeting"]["segment_id"] == mine.id

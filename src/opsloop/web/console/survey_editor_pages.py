@@ -43,6 +43,7 @@ FILTER_OP_LABELS = {
     "gte": "≥",
     "lt": "<",
     "lte": "≤",
+    "in": N_("is one of (comma-separated)"),
     "contains": N_("contains"),
     "is_set": N_("is set"),
     "is_not_set": N_("is not set"),
@@ -74,7 +75,12 @@ def _scale(question: dict[str, Any]) -> list[int]:
     return []
 
 
-def _editor(
+def _segments(request: Request, project_id: int) -> dict[int, str]:
+    """The project's saved segments, id -> name (a survey can target one)."""
+    return {s.id: s.name for s in runtime_of(request).segments.saved(project_id)}
+
+
+async def _editor(
     request: Request,
     access: ProjectAccess,
     definition: dict[str, Any],
@@ -84,6 +90,7 @@ def _editor(
     preview_language: str = "",
     status: int = 200,
 ) -> Response:
+    segments = await run_in_threadpool(_segments, request, access.project.id)
     languages = editor_languages(definition)
     errors = [e.replace("Value error, ", "") for e in errors or []]
     by_question: dict[int, list[str]] = {}
@@ -112,6 +119,7 @@ def _editor(
         "filter_ops": FILTER_OP_LABELS,
         "properties": [*targeting.get("properties", []), {}],
         "targeting": targeting,
+        "segments": segments,
         "starts_at": local_input(definition.get("starts_at"), timezone),
         "ends_at": local_input(definition.get("ends_at"), timezone),
         "preview_language": _preview_language(request, languages, preview_language),
@@ -139,7 +147,10 @@ async def _submit(request: Request, access: ProjectAccess, survey: SurveyView | 
     preview = str(form.get("preview_language") or "")[:16]
     if action != "save":
         apply_action(definition, action, str(form.get("new_type") or "")[:32])
-        return _editor(request, access, definition, survey=survey, errors=errors, preview_language=preview)
+        return await _editor(request, access, definition, survey=survey, errors=errors, preview_language=preview)
+    segment = definition["targeting"].get("segment_id")
+    if segment is not None and segment not in await run_in_threadpool(_segments, request, access.project.id):
+        errors.append(f"targeting.segment_id: no segment {segment} in this project")
     if not errors:
         manager, now, pid = _manager(request), dt.datetime.now(dt.UTC), access.project.id
         try:
@@ -151,13 +162,15 @@ async def _submit(request: Request, access: ProjectAccess, survey: SurveyView | 
             errors.append(str(exc))
         else:
             return RedirectResponse(f"/projects/{pid}/surveys/{saved.id}?done=saved", status_code=303)
-    return _editor(request, access, definition, survey=survey, errors=errors, preview_language=preview, status=400)
+    return await _editor(
+        request, access, definition, survey=survey, errors=errors, preview_language=preview, status=400
+    )
 
 
 @router.get("/projects/{project_id}/surveys/new")
 async def new_survey_page(request: Request, access: ProjectAccess = Depends(require_member(Role.operator))) -> Response:
     """The editor for a new survey (one NPS question to start from)."""
-    return _editor(request, access, blank_definition(), survey=None)
+    return await _editor(request, access, blank_definition(), survey=None)
 
 
 @router.post("/projects/{project_id}/surveys/new")
@@ -172,7 +185,7 @@ async def edit_survey_page(
 ) -> Response:
     """The editor for a draft survey (409 for one that has run)."""
     survey = await _draft(request, access, survey_id)
-    return _editor(request, access, dict(survey.definition), survey=survey)
+    return await _editor(request, access, dict(survey.definition), survey=survey)
 
 
 @router.post("/projects/{project_id}/surveys/{survey_id}/edit")

@@ -145,7 +145,9 @@ def _targeting(form: FormData, errors: list[str]) -> dict[str, Any]:
         rule: dict[str, Any] = {"property": name, "type": "person", "op": op}
         if op not in ("is_set", "is_not_set"):
             value: Any = _get(form, f"t-{k}-value", 500)
-            if op in ("gt", "gte", "lt", "lte"):
+            if op == "in":
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            elif op in ("gt", "gte", "lt", "lte"):
                 try:
                     value = float(value) if "." in value else int(value)
                 except ValueError:
