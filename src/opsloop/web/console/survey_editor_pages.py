@@ -43,7 +43,7 @@ FILTER_OP_LABELS = {
     "gte": "≥",
     "lt": "<",
     "lte": "≤",
-    "in": N_("is one of (comma-separated)"),
+    "in": N_("is one of"),
     "contains": N_("contains"),
     "is_set": N_("is set"),
     "is_not_set": N_("is not set"),
