@@ -233,3 +233,39 @@ def test_segment_targeting_offers_the_projects_segments_only(console: ConsoleHar
     assert saved.status_code == 303
     [survey] = SurveyManager(console.runtime.metadata).list(console.pid)
     assert survey.definition["targeting"]["segment_id"] == mine.id
+
+
+def test_every_question_type_and_a_choice_branch(console: ConsoleHarness) -> None:
+    client = console.signed_in("op@example.com", Role.operator)
+    base = f"/projects/{console.pid}/surveys"
+    token = console.csrf(client, f"{base}/new")
+    form: dict[str, Any] = {"csrf_token": token, "languages": "en,zh_Hans,es", "name": "All kinds", "t-count": "0"}
+    kinds = ["nps", "csat", "ces", "rating", "single_choice", "multiple_choice", "open_text"]
+    # Add the seven kinds one by one with the editor's "Add question" (the form starts with none here).
+    form["q-count"] = "0"
+    for kind in kinds:
+        page = client.post(f"{base}/new", data={**form, "op": "add", "new_type": kind})
+        assert page.status_code == 200
+        i = int(form["q-count"])
+        form.update(_form_of(page.text))
+        assert form[f"q-{i}-type"] == kind and form[f"q-{i}-id"] == f"q{i + 1}"
+        form[f"q-{i}-text-en"] = f"Question {i + 1}"
+        form[f"q-{i}-text-es"] = f"Pregunta {i + 1}"
+    assert form["q-3-scale_max"] == "5"  # a new rating question is 1-5 until changed
+    form["q-3-scale_max"] = "7"
+    for i in (4, 5):  # the two choice questions: two choices each, in English and Chinese
+        form.update({f"q-{i}-c-0-id": "cheap", f"q-{i}-c-0-text-en": "Cheap", f"q-{i}-c-0-text-zh_Hans": "便宜"})
+        form.update({f"q-{i}-c-1-id": "fast", f"q-{i}-c-1-text-en": "Fast", f"q-{i}-c-1-text-zh_Hans": "快"})
+    # With choices in place, the choice question offers its choices as branch conditions.
+    page = client.post(f"{base}/new", data={**form, "op": "refresh"})
+    assert 'name="q-4-b-0-choices" multiple' in page.text and '<option value="fast">Fast</option>' in page.text
+    form.update({"q-4-b-count": "1", "q-4-b-0-choices": ["fast"], "q-4-b-0-goto": "q7"})
+    saved = client.post(f"{base}/new", data={**form, "op": "save"})
+    assert saved.status_code == 303, saved.text[-3000:]
+    [survey] = SurveyManager(console.runtime.metadata).list(console.pid)
+    questions = survey.definition["questions"]
+    assert [q["type"] for q in questions] == kinds
+    assert questions[3]["scale_max"] == 7 and questions[0]["text"] == {"en": "Question 1", "es": "Pregunta 1"}
+    assert questions[4]["choices"][1] == {"id": "fast", "text": {"en": "Fast", "zh_Hans": "快"}}
+    assert questions[4]["branches"] == [{"choices": ["fast"], "goto": "q7"}]
+    assert "choices" not in questions[6]  # open text has none
