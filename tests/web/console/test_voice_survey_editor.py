@@ -147,9 +147,19 @@ def test_only_drafts_are_editable_and_other_projects_are_not_found(console: Cons
     token = console.csrf(client, base)
     assert client.post(f"{base}/{active.id}/edit", data=_nps_form(token)).status_code == 409
 
+    # "Copy as a new draft" gives a draft with the same questions, opened in the editor.
+    copied = client.post(f"{base}/{active.id}/copy", data={"csrf_token": token})
+    assert copied.status_code == 303 and copied.headers["location"].endswith("/edit")
+    copy_id = int(copied.headers["location"].split("/")[-2])
+    copy = manager.get(console.pid, copy_id)
+    assert copy.status == "draft" and copy.name == "How are we doing? (2)"
+    assert copy.definition["questions"] == manager.get(console.pid, active.id).definition["questions"]
+    assert client.get(copied.headers["location"]).status_code == 200
+
     other = console.runtime.projects.create("Other shop")
     theirs = manager.create(other.project.id, nps_survey(), now=now)
     assert client.get(f"{base}/{theirs.id}/edit").status_code == 404
+    assert client.post(f"{base}/{theirs.id}/copy", data={"csrf_token": token}).status_code == 404
     assert client.post(f"{base}/{theirs.id}/edit", data=_nps_form(token)).status_code == 404
     assert manager.get(other.project.id, theirs.id).name == "How are we doing?"
 
@@ -165,6 +175,8 @@ def test_viewers_and_missing_csrf_are_refused(console: ConsoleHarness) -> None:
     token = console.csrf(viewer, base)
     assert viewer.post(f"{base}/new", data=_nps_form(token)).status_code == 403
     assert viewer.post(f"{base}/{draft.id}/edit", data=_nps_form(token)).status_code == 403
+    assert viewer.post(f"{base}/{draft.id}/copy", data={"csrf_token": token}).status_code == 403
+    assert "/copy" not in viewer.get(f"{base}/{draft.id}").text
     operator = console.signed_in("op@example.com", Role.operator)
     assert operator.post(f"{base}/new", data=_nps_form("forged")).status_code == 403
     assert [s.id for s in manager.list(console.pid)] == [draft.id]

@@ -195,3 +195,18 @@ async def edit_survey(
     """Save the draft's new definition, or apply an editor action."""
     survey = await _draft(request, access, survey_id)
     return await _submit(request, access, survey)
+
+
+@router.post("/projects/{project_id}/surveys/{survey_id}/copy")
+async def copy_survey(
+    survey_id: int, request: Request, access: ProjectAccess = Depends(require_member(Role.operator))
+) -> Response:
+    """A new draft with the survey's definition (to change a survey that has run), opened in the editor."""
+    manager, now, pid = _manager(request), dt.datetime.now(dt.UTC), access.project.id
+    try:
+        survey = await run_in_threadpool(manager.get, pid, survey_id)
+    except SurveyNotFound:
+        raise ConsoleError(404, "not_found") from None
+    definition = {**survey.definition, "name": f"{survey.name} (2)"[:200]}
+    copy = await run_in_threadpool(lambda: manager.create(pid, definition, now=now))
+    return RedirectResponse(f"/projects/{pid}/surveys/{copy.id}/edit", status_code=303)
