@@ -16,14 +16,17 @@ from fastapi.staticfiles import StaticFiles
 from opsloop.web.console import (
     auth_pages,
     dashboard_pages,
+    feedback_entry_pages,
     feedback_pages,
     home_pages,
     insight_pages,
     person_pages,
     project_pages,
+    requirement_edit_pages,
     requirement_pages,
     rfm_pages,
     stage_pages,
+    survey_editor_pages,
     survey_pages,
     tag_pages,
 )
@@ -57,6 +60,10 @@ def install_console(app: FastAPI) -> None:
     app.include_router(dashboard_pages.router)
     app.include_router(person_pages.router)
     app.include_router(insight_pages.router)
+    # Editor routes first: their fixed paths (`/surveys/new`...) come before the `{id}` routes of the same prefix.
+    app.include_router(survey_editor_pages.router)
+    app.include_router(feedback_entry_pages.router)
+    app.include_router(requirement_edit_pages.router)
     app.include_router(feedback_pages.router)
     app.include_router(survey_pages.router)
     app.include_router(requirement_pages.router)

@@ -1,5 +1,5 @@
 """Survey console pages: the list, a survey's results (with CSV export), activate / stop; thin shells over
-`opsloop.surveys` (definitions are created and edited through the API this round)."""
+`opsloop.surveys` (the editor is in `survey_editor_pages`)."""
 
 from __future__ import annotations
 
@@ -104,6 +104,7 @@ async def results_page(
         "breakdown": breakdown.strip(),
         "open_text_shown": OPEN_TEXT_SHOWN,
         "notice": request.query_params.get("done") in {"active", "stopped"},
+        "saved": request.query_params.get("done") == "saved",
     }
     return render(request, "console/survey_results.html", context)
 
