@@ -227,3 +227,27 @@ def test_viewers_csrf_and_other_projects(console: ConsoleHarness) -> None:
     assert outsider.get(f"/projects/{pid}/requirements/new").status_code == 404
     assert console.runtime.requirements.get(opid, theirs.id).feedback_count == 0
     assert console.runtime.requirements.get(pid, data.requirement_id).title.startswith("Fix card payments")
+
+
+def test_operators_delete_requirements_and_their_items_go_back_to_triaged(console: ConsoleHarness) -> None:
+    data = seed_voice(console.runtime, console.pid, themes=False)
+    pid = console.pid
+    base = f"/projects/{pid}/requirements"
+    board = console.runtime.requirements
+    board.link(pid, data.requirement_id, [data.item_ids[0]])
+    viewer = console.signed_in("viewer@example.com", Role.viewer)
+    assert f"{base}/{data.requirement_id}/delete" not in viewer.get(f"{base}/{data.requirement_id}").text
+    viewer_token = console.csrf(viewer, base)
+    assert viewer.post(f"{base}/{data.requirement_id}/delete", data={"csrf_token": viewer_token}).status_code == 403
+    operator = console.signed_in("op@example.com", Role.operator)
+    token = console.csrf(operator, base)
+    other = console.runtime.projects.create("Other shop")
+    theirs = board.create(other.project.id, RequirementCreate(title="Theirs"))
+    assert operator.post(f"{base}/{theirs.id}/delete", data={"csrf_token": token}).status_code == 404
+    assert operator.post(f"{base}/{data.requirement_id}/delete").status_code == 403  # no CSRF token
+    deleted = operator.post(f"{base}/{data.requirement_id}/delete", data={"csrf_token": token})
+    assert deleted.status_code == 303 and deleted.headers["location"] == f"{base}?done=deleted"
+    assert "Requirement deleted." in operator.get(deleted.headers["location"]).text
+    assert data.requirement_id not in [r.id for r in board.list(pid).items]
+    assert [r.id for r in board.list(other.project.id).items] == [theirs.id]
+    assert console.runtime.feedback.get(pid, data.item_ids[0]).status == "triaged"

@@ -281,3 +281,28 @@ def test_every_question_type_and_a_choice_branch(console: ConsoleHarness) -> Non
     assert questions[4]["choices"][1] == {"id": "fast", "text": {"en": "Fast", "zh_Hans": "快"}}
     assert questions[4]["branches"] == [{"choices": ["fast"], "goto": "q7"}]
     assert "choices" not in questions[6]  # open text has none
+
+
+def test_operators_delete_surveys_viewers_cannot_and_other_projects_are_not_found(console: ConsoleHarness) -> None:
+    manager = SurveyManager(console.runtime.metadata)
+    now = dt.datetime.now(dt.UTC)
+    mine = manager.create(console.pid, nps_survey(), now=now)
+    kept = manager.create(console.pid, nps_survey(), now=now)
+    other = console.runtime.projects.create("Other shop")
+    theirs = manager.create(other.project.id, nps_survey(), now=now)
+    base = f"/projects/{console.pid}/surveys"
+    viewer = console.signed_in("viewer@example.com", Role.viewer)
+    assert f"{base}/{mine.id}/delete" not in viewer.get(f"{base}/{mine.id}").text
+    viewer_token = console.csrf(viewer, base)
+    assert viewer.post(f"{base}/{mine.id}/delete", data={"csrf_token": viewer_token}).status_code == 403
+    operator = console.signed_in("op@example.com", Role.operator)
+    assert f'action="{base}/{mine.id}/delete"' in operator.get(f"{base}/{mine.id}").text
+    token = console.csrf(operator, base)
+    assert operator.post(f"{base}/{mine.id}/delete").status_code == 403  # no CSRF token
+    assert operator.post(f"{base}/{theirs.id}/delete", data={"csrf_token": token}).status_code == 404
+    deleted = operator.post(f"{base}/{mine.id}/delete", data={"csrf_token": token})
+    assert deleted.status_code == 303 and deleted.headers["location"] == f"{base}?done=deleted"
+    assert "Survey deleted with its responses." in operator.get(deleted.headers["location"]).text
+    assert [s.id for s in manager.list(console.pid)] == [kept.id]
+    assert [s.id for s in manager.list(other.project.id)] == [theirs.id]
+    assert operator.get(f"{base}/{mine.id}").status_code == 404

@@ -161,6 +161,16 @@ async def update_requirement(
     return _form_page(request, access, raw, requirement=requirement, error=error, status=400)
 
 
+@router.post("/projects/{project_id}/requirements/{requirement_id}/delete")
+async def delete_requirement(
+    requirement_id: int, request: Request, access: ProjectAccess = Depends(require_member(Role.operator))
+) -> Response:
+    """Delete a requirement with its links, votes and ship annotation (its feedback items go back to triaged)."""
+    await _requirement(request, access, requirement_id)
+    await run_in_threadpool(runtime_of(request).requirements.delete, access.project.id, requirement_id)
+    return RedirectResponse(f"/projects/{access.project.id}/requirements?done=deleted", 303)
+
+
 def _item_ids(form: FormData) -> list[int]:
     values = [v for v in form.getlist("item_id") if isinstance(v, str)]
     if not values or not all(v.isdigit() and len(v) <= 10 for v in values):

@@ -61,6 +61,7 @@ async def board_view(
         "roadmap_languages": ROADMAP_LANGUAGES,
         "error": error,
         "notice": request.query_params.get("done") == "roadmap" and error is None,
+        "deleted": request.query_params.get("done") == "deleted" and error is None,
     }
     return render(request, "console/requirements.html", context, status=status)
 
