@@ -44,7 +44,9 @@ def test_a_survey_is_offered_shown_answered_in_two_parts_and_then_refused_when_s
     assert live_server.client.post(f"{base}/{sid}/activate", headers=headers).status_code == 200
     with Client(live_server.url, project.token) as client:
         [offered] = client.active_surveys("ann", lang="es")
-        assert offered["id"] == sid and offered["questions"][0]["text"] == "¿Qué probabilidad hay de que nos recomiendes?"
+        assert (
+            offered["id"] == sid and offered["questions"][0]["text"] == "¿Qué probabilidad hay de que nos recomiendes?"
+        )
         client.survey_shown(sid, "ann")
         first = client.answer_survey(sid, "ann", {"nps": 3})  # a detractor: the branch asks what went wrong
         assert first["completed"] is False and first["answers"] == {"nps": 3}

@@ -176,6 +176,21 @@ class Dialect:
         and arrays, `null`) and `jv` (the value as text: strings unquoted, anything else as JSON)."""
         raise NotImplementedError
 
+    def json_key_each(self, document: exp.Expression) -> exp.Expression:
+        """In a select list: the row repeated once per top-level key of a JSON text, this expression being
+        the key (no row for an empty object)."""
+        raise NotImplementedError
+
+    def json_types(self, document: exp.Expression, keys: Sequence[str]) -> exp.Expression:
+        """The engine's names of the types of the values at `keys` of a JSON text, as an array in the keys'
+        order (read them with `json_type_name`); a document is parsed once per row where the engine can."""
+        raise NotImplementedError
+
+    def json_type_name(self, raw: str | None) -> str | None:
+        """`string`, `number`, `boolean` or `object` (objects and arrays) for an engine's JSON type name from
+        `json_types`; None for a missing key or a JSON null."""
+        raise NotImplementedError
+
 
 class DuckDBDialect(Dialect):
     """DuckDB: the embedded default; replicas are upserted in place under a primary key."""
@@ -373,6 +388,23 @@ class DuckDBDialect(Dialect):
             .from_(source.subquery("s"))
             .join(exp.alias_(_fn("json_each", exp.column(document, "s")), "je"))
         )
+
+    def json_key_each(self, document: exp.Expression) -> exp.Expression:
+        """`unnest(json_keys(doc))`."""
+        return _fn("unnest", _fn("json_keys", document))
+
+    def json_types(self, document: exp.Expression, keys: Sequence[str]) -> exp.Expression:
+        """`json_type(doc, ['/k1', '/k2', ...])`: one parse of the document for every key (JSON Pointers, so
+        no character of a key needs quoting rules). Measured on 2M demo events with 46 keys: 7 s, where a
+        lateral `json_each` of every entry took 23-47 s."""
+        pointers = ["/" + key.replace("~", "~0").replace("/", "~1") for key in keys]
+        return _fn("json_type", document, exp.Array(expressions=[_text(p) for p in pointers]))
+
+    def json_type_name(self, raw: str | None) -> str | None:
+        """DuckDB's names: VARCHAR, BOOLEAN, OBJECT, ARRAY, NULL, and numeric types."""
+        if raw is None or raw == "NULL":
+            return None
+        return {"VARCHAR": "string", "BOOLEAN": "boolean", "OBJECT": "object", "ARRAY": "object"}.get(raw, "number")
 
     #: A row group: DuckDB writes whole row groups compressed straight into the file; a partial one goes
     #: through the write-ahead log and is written again at the next checkpoint.
@@ -588,6 +620,20 @@ class ClickHouseDialect(Dialect):
             .from_(source.subquery("s"))
             .join(exp.Join(this=exp.alias_(entries, "kv"), kind="ARRAY"))
         )
+
+    def json_key_each(self, document: exp.Expression) -> exp.Expression:
+        """`arrayJoin(JSONExtractKeys(doc))`."""
+        return _fn("arrayJoin", _fn("JSONExtractKeys", document))
+
+    def json_types(self, document: exp.Expression, keys: Sequence[str]) -> exp.Expression:
+        """`[toString(JSONType(doc, 'k1')), ...]`."""
+        return exp.Array(expressions=[_fn("toString", _fn("JSONType", document.copy(), _text(k))) for k in keys])
+
+    def json_type_name(self, raw: str | None) -> str | None:
+        """ClickHouse's names: String, Bool, Object, Array, Null, and numeric types."""
+        if raw is None or raw == "Null":
+            return None
+        return {"String": "string", "Bool": "boolean", "Object": "object", "Array": "object"}.get(raw, "number")
 
     def events_ddl(self) -> list[str]:
         """ClickHouse tables; events ordered by person so per-person scans (funnels, retention) read in order."""

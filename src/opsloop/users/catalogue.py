@@ -79,26 +79,95 @@ class CatalogueEntryMissing(LookupError):
 # -- statistics from the events store ------------------------------------------------------------------------
 
 
-def _stats(source: exp.Select, time: str, document: str, builder: QueryBuilder) -> exp.Select:
-    """Per (key, type): values, first and last time, and how many strings read as date-times."""
-    entries = builder.dialect.json_entries(source, document, [time])
-    is_datetime = exp.and_(
-        exp.EQ(this=exp.column("jt"), expression=exp.Literal.string("string")),
-        exp.RegexpLike(this=exp.column("jv"), expression=exp.Literal.string(_DATETIME)),
-    )
+#: Keys typed per scan: each row carries one type name per key through the grouping.
+KEYS_PER_SCAN = 200
+
+
+def _key_stats(
+    fetch: Fetch, builder: QueryBuilder, source: exp.Select, time: str, document: str
+) -> tuple[dict[str, dict[str, int]], dict[str, list[dt.datetime]]]:
+    """Per key: how many values of each type, and the first and last time it had a value.
+
+    The keys come first (one cheap scan); then every row's pattern of value types at those keys is grouped,
+    so the engine parses each document once and returns one row per distinct pattern (a few dozen: events
+    of one kind carry the same properties), which are added up here per key.
+    """
+    dialect = builder.dialect
+    doc = col(document)
+    keys_query = exp.select(exp.alias_(dialect.json_key_each(doc), "k")).from_(source.subquery("s")).distinct()
+    keys = sorted(str(row["k"]) for row in fetch.rows(keys_query))
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    times: dict[str, list[dt.datetime]] = defaultdict(list)
+    for start in range(0, len(keys), KEYS_PER_SCAN):
+        chunk = keys[start : start + KEYS_PER_SCAN]
+        patterns = (
+            exp.select(
+                exp.alias_(dialect.json_types(doc.copy(), chunk), "ty"),
+                exp.alias_(exp.Count(this=exp.Star()), "n"),
+                exp.alias_(exp.Min(this=col(time)), "fs"),
+                exp.alias_(exp.Max(this=col(time)), "ls"),
+            )
+            .from_(source.subquery("s"))
+            .group_by(exp.column("ty"))
+        )
+        for row in fetch.rows(patterns):
+            seen = [t for t in (_when(row["fs"]), _when(row["ls"])) if t is not None]
+            for key, raw in zip(chunk, row["ty"], strict=True):
+                kind = dialect.json_type_name(raw)
+                if kind is not None:
+                    counts[key][kind] += int(row["n"])
+                    times[key] += seen
+    return counts, times
+
+
+def _datetime_strings(source: exp.Select, document: str, builder: QueryBuilder) -> exp.Select:
+    """Per key: its text values and how many of them read as ISO date(-time)s (over the sample)."""
+    entries = builder.dialect.json_entries(source, document, [])
+    is_string = exp.EQ(this=exp.column("jt"), expression=exp.Literal.string("string"))
+    is_datetime = exp.RegexpLike(this=exp.column("jv"), expression=exp.Literal.string(_DATETIME))
     return (
         exp.select(
             "k",
-            "jt",
-            exp.alias_(exp.Count(this=exp.Star()), "n"),
-            exp.alias_(exp.Min(this=col(time)), "fs"),
-            exp.alias_(exp.Max(this=col(time)), "ls"),
+            exp.alias_(exp.Count(this=exp.Star()), "ns"),
             exp.alias_(exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=is_datetime)), "nd"),
         )
         .from_(entries.subquery("x"))
-        .where(exp.NEQ(this=exp.column("jt"), expression=exp.Literal.string("null")))
-        .group_by("k", "jt")
+        .where(is_string)
+        .group_by("k")
     )
+
+
+def _datetime_counts(
+    fetch: Fetch,
+    builder: QueryBuilder,
+    source: exp.Select,
+    document: str,
+    keys: list[str],
+    types: dict[str, dict[str, int]],
+) -> dict[str, tuple[int, int]]:
+    """For text keys the sample did not see (properties of older events only): (text values, how many read
+    as date(-time)s) over every row, one filtered count per key in one scan."""
+    found: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(keys), KEYS_PER_SCAN):
+        chunk = keys[start : start + KEYS_PER_SCAN]
+        counts = [
+            exp.alias_(
+                exp.Filter(
+                    this=exp.Count(this=exp.Star()),
+                    expression=exp.Where(
+                        this=exp.RegexpLike(
+                            this=builder.dialect.json_text(col(document), key),
+                            expression=exp.Literal.string(_DATETIME),
+                        )
+                    ),
+                ),
+                f"d{i}",
+            )
+            for i, key in enumerate(chunk)
+        ]
+        for row in fetch.rows(exp.select(*counts).from_(source.subquery("s"))):
+            found.update({key: (types[key]["string"], int(row[f"d{i}"])) for i, key in enumerate(chunk)})
+    return found
 
 
 def _top(source: exp.Select, document: str, builder: QueryBuilder) -> exp.Select:
@@ -124,10 +193,11 @@ def _top(source: exp.Select, document: str, builder: QueryBuilder) -> exp.Select
     )
 
 
-def _detected(types: dict[str, tuple[int, int]]) -> ValueType:
-    """The type most values have; a text property whose every value is an ISO date(-time) is `datetime`."""
-    best = max(types, key=lambda t: (types[t][0], -_TYPE_ORDER.index(t)))
-    if best == "string" and types[best][1] == types[best][0]:
+def _detected(types: dict[str, int], text: tuple[int, int] | None) -> ValueType:
+    """The type most values have; a text property whose every sampled text value (`text`: how many, how
+    many read as ISO date(-time)s) is a date or date-time is `datetime`."""
+    best = max(types, key=lambda t: (types[t], -_TYPE_ORDER.index(t)))
+    if best == "string" and text is not None and text[0] > 0 and text[1] == text[0]:
         return "datetime"
     return best  # type: ignore[return-value]
 
@@ -176,11 +246,13 @@ def compute_catalogue(store: EventStore, project_id: int, *, sample: int = SAMPL
         ("event_property", events, latest, "timestamp", total > sample),
         ("person_property", persons, persons, "created_at", False),
     ):
-        types: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
-        times: dict[str, list[dt.datetime]] = defaultdict(list)
-        for row in fetch.rows(_stats(stats_source, time, "properties", builder)):
-            types[row["k"]][row["jt"]] = (int(row["n"]), int(row["nd"]))
-            times[row["k"]] += [t for t in (_when(row["fs"]), _when(row["ls"])) if t is not None]
+        types, times = _key_stats(fetch, builder, stats_source, time, "properties")
+        text = {
+            row["k"]: (int(row["ns"]), int(row["nd"]))
+            for row in fetch.rows(_datetime_strings(top_source, "properties", builder))
+        }
+        unsampled = [k for k in sorted(types) if "string" in types[k] and k not in text]
+        text.update(_datetime_counts(fetch, builder, stats_source, "properties", unsampled, types))
         tops: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for row in fetch.rows(_top(top_source, "properties", builder)):
             tops[row["k"]].append((str(row["jv"]), int(row["c"])))
@@ -190,10 +262,10 @@ def compute_catalogue(store: EventStore, project_id: int, *, sample: int = SAMPL
                 {
                     "kind": kind,
                     "name": key,
-                    "type": _detected(types[key]),
+                    "type": _detected(types[key], text.get(key)),
                     "first_seen": min(times[key], default=None),
                     "last_seen": max(times[key], default=None),
-                    "volume": sum(n for n, _ in types[key].values()),
+                    "volume": sum(types[key].values()),
                     "top_values": [{"value": v, "count": c} for v, c in values],
                     "sampled": sampled,
                 }
