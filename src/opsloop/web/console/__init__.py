@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from opsloop.web.console import (
     auth_pages,
+    catalogue_pages,
     dashboard_pages,
     feedback_pages,
     home_pages,
@@ -22,6 +23,8 @@ from opsloop.web.console import (
     person_pages,
     project_pages,
     requirement_pages,
+    segment_detail_pages,
+    segment_pages,
     survey_pages,
 )
 from opsloop.web.console.access import ConsoleError, SignInRequired, console_router, require_member, require_user
@@ -57,6 +60,9 @@ def install_console(app: FastAPI) -> None:
     app.include_router(feedback_pages.router)
     app.include_router(survey_pages.router)
     app.include_router(requirement_pages.router)
+    app.include_router(segment_pages.router)  # before the segment page: `/segments/new` is not a segment id
+    app.include_router(segment_detail_pages.router)
+    app.include_router(catalogue_pages.router)
 
     @app.exception_handler(ConsoleError)
     async def _console_error(request: Request, exc: ConsoleError) -> Response:
