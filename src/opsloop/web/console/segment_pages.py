@@ -32,11 +32,11 @@ KIND_LABELS = {"dynamic": N_("Dynamic"), "static": N_("Static list")}
 #: Largest definition (JSON text) the editor posts.
 MAX_DEFINITION_CHARS = 100_000
 STAGE_LABELS = {
-    "new": N_("New"),
-    "active": N_("Active"),
-    "resurrected": N_("Resurrected"),
-    "dormant": N_("Dormant"),
-    "churned": N_("Churned"),
+    "new": N_("new"),
+    "active": N_("active"),
+    "resurrected": N_("resurrected"),
+    "dormant": N_("dormant"),
+    "churned": N_("churned"),
 }
 
 

@@ -340,6 +340,17 @@
       }, config);
     });
   }
+  // A date axis; a single refresh is shown in the middle of a two-day window (not on a millisecond scale).
+  function xaxis(x) {
+    var axis = { type: "date", tickformat: "%m-%d %H:%M" };
+    var first = new Date(x[0]).getTime();
+    var last = new Date(x[x.length - 1]).getTime();
+    if (last - first < 3600000) {
+      axis.range = [new Date(first - 86400000).toISOString(), new Date(last + 86400000).toISOString()];
+      axis.tickformat = "%Y-%m-%d";
+    }
+    return axis;
+  }
   var history = data("segment-history");
   var historyNode = document.getElementById("size-history");
   if (history && historyNode && history.x.length && window.Plotly) {
@@ -348,7 +359,7 @@
       hovertemplate: "%{x|%Y-%m-%d %H:%M}: %{y:,}<extra></extra>"
     }], {
       height: 180, margin: { l: 50, r: 10, t: 10, b: 30 }, showlegend: false,
-      yaxis: { rangemode: "tozero" }, xaxis: { type: "date" },
+      yaxis: { rangemode: "tozero" }, xaxis: xaxis(history.x),
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)"
     }, config);
     historyNode.setAttribute("data-drawn", "true");
