@@ -8,10 +8,12 @@ import io
 import json
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from opsloop.accounts.roles import Role
 from opsloop.users.segments import SegmentInput
+from opsloop.web.console import segment_pages
 from tests.web.console.conftest import ConsoleHarness
 from tests.web.console.segment_data import EVIL, bought, shop
 
@@ -245,3 +247,19 @@ def test_portrait_against_all_persons_with_lift_and_csv(console: ConsoleHarness)
     assert ["event", "purchase", "3", "1.5000", "3", "0.7500", "2.0000"] in rows
     bad = client.get(f"/projects/{console.pid}/segments/{segment.id}?dim=person:")
     assert bad.status_code == 200 and "property" in bad.text and 'role="alert"' in bad.text
+
+
+def test_live_size_on_a_large_project_computes_the_catalogue_in_the_background(
+    console: ConsoleHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The shop has 6 events; call a project "large" from 3 events so the first computation goes to the background.
+    monkeypatch.setattr(segment_pages, "INLINE_CATALOGUE_EVENTS", 3)
+    shop(console.runtime, console.pid)
+    client = console.signed_in("op@example.com", Role.operator)
+    editor = client.get(f"/projects/{console.pid}/segments/new").text
+    assert "Property names are offered once the property catalogue has been computed" in editor
+    status, body = _size(console, client, bought())
+    assert status == 409 and body["retry"] is True and "being computed" in str(body["detail"])
+    console.app.state.catalogue_refreshes.wait(console.pid)
+    assert console.runtime.catalogue.refreshed_at(console.pid) is not None
+    assert _size(console, client, bought()) == (200, {"size": 2})

@@ -23,7 +23,9 @@ from opsloop.users.segment_library import SegmentInvalid
 from opsloop.users.segments import SegmentInfo, SegmentInput, SegmentMissing
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
+from opsloop.web.console.catalogue_refresh import refreshes
 from opsloop.web.console.home_pages import suggested_names
+from opsloop.web.console.insight_pages import INLINE_CATALOGUE_EVENTS
 from opsloop.web.console.rendering import N_, gettext_for, render
 
 router = console_router()
@@ -97,12 +99,14 @@ def _editor_data(request: Request, access: ProjectAccess, segment_id: int | None
         "segments": others,
         "stages": [{"value": s, "label": _(STAGE_LABELS[s])} for s in STAGES],
         "rfm_segments": [rule.name for rule in STANDARD_MAP],
+        "catalogue_ready": runtime.catalogue.refreshed_at(pid) is not None,
         "purchase_event": kpis.purchase_event,
         "revenue_property": kpis.revenue_property,
         "text": {key: _(text) for key, text in EDITOR_TEXT.items()},
     }
 
 
+CATALOGUE_PENDING = N_("The property catalogue is being computed (names are checked against it); the size follows.")
 #: Texts of the editor's script, translated on the page.
 EDITOR_TEXT = {
     "and": N_("All of these (AND)"),
@@ -278,9 +282,16 @@ async def live_size(request: Request, access: ProjectAccess = Depends(require_me
     body = await request.body()
     if len(body) > MAX_DEFINITION_CHARS:
         return JSONResponse({"detail": "definition: too long"}, status_code=400)
+    pid = access.project.id
+    if runtime.catalogue.refreshed_at(pid) is None and runtime.store.count_events(pid) > INLINE_CATALOGUE_EVENTS:
+        # Names are checked against the catalogue, whose first computation reads every event (a minute on a
+        # large project): start it in the background and let the editor ask again, rather than hold this request.
+        refreshes(request).start(pid)
+        _ = gettext_for(request)
+        return JSONResponse({"detail": _(CATALOGUE_PENDING), "retry": True}, status_code=409)
     try:
         definition = Group.model_validate(orjson.loads(body))
-        ctx = runtime.project_context(access.project.id)
+        ctx = runtime.project_context(pid)
         size = await run_in_threadpool(runtime.segments.size_of, ctx, definition)
     except orjson.JSONDecodeError as exc:
         return JSONResponse({"detail": f"definition: not valid JSON ({exc})"}, status_code=400)

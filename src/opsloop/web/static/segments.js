@@ -293,6 +293,7 @@
       }).then(function (answer) {
         if (mine !== asked) { return; }
         if (answer.ok) { show(fill(T.size, { count: answer.body.size.toLocaleString() }), "ok", answer.body.size); }
+        else if (answer.body.retry) { show(answer.body.detail, "muted busy"); timer = setTimeout(ask, 5000); }
         else { show(T.size_failed + " " + (answer.body.detail || ""), "error"); }
       }).catch(function (error) {
         if (mine === asked) { show(T.size_failed + " " + error, "error"); }
