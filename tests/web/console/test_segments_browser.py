@@ -105,6 +105,13 @@ def test_build_a_behavioural_segment_and_see_its_portrait(demo_console: LiveCons
     assert page.locator(".portrait-table.events tbody tr").count() > 0
     assert page.evaluate(UNLABELLED) == []
 
+    # The list: the segment with its size and a one-point size history.
+    page.goto(f"{base}/segments")
+    page.wait_for_selector(".sparkline svg")
+    row = page.locator(".segments-table tbody tr", has_text="Repeat buyers")
+    assert row.locator("td.num").inner_text() == f"{filtered:,}"
+    page.go_back()
+
     with page.expect_navigation():
         page.select_option("#language-select", "zh_Hans")
     page.wait_for_selector("#size-history[data-drawn=true] svg")
