@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from opsloop.accounts.roles import Role
 from opsloop.users.segments import SegmentInput
+from opsloop.users.tags import TagAssignment
 from opsloop.web.console import segment_pages
 from tests.web.console.conftest import ConsoleHarness
 from tests.web.console.segment_data import EVIL, bought, shop
@@ -263,3 +264,62 @@ def test_live_size_on_a_large_project_computes_the_catalogue_in_the_background(
     console.app.state.catalogue_refreshes.wait(console.pid)
     assert console.runtime.catalogue.refreshed_at(console.pid) is not None
     assert _size(console, client, bought()) == (200, {"size": 2})
+
+
+def test_every_kind_of_condition_reads_in_words_and_counts(console: ConsoleHarness) -> None:
+    shop(console.runtime, console.pid)
+    runtime = console.runtime
+    runtime.segments.tags.assign(console.pid, [TagAssignment(distinct_id="ann", tag="tier", value="gold")])
+    buyers = runtime.segments.create(console.pid, SegmentInput(name="Buyers", definition=bought()))  # type: ignore[arg-type]
+    definition = {
+        "operator": "or",
+        "conditions": [
+            {"type": "person", "property": "country", "op": "in", "value": ["ES", "CN"]},
+            {"type": "age", "min": 30, "max": 40},
+            {"type": "first_seen", "date_from": "2020-01-01", "date_to": "2020-12-31"},
+            {"type": "last_seen", "within_days": 7},
+            {"type": "segment", "segment_id": buyers.id, "member": False},
+            {"type": "tag", "tag": "tier", "op": "eq", "value": "gold"},
+            {"type": "lifecycle_stage", "stages": ["active", "dormant"]},
+            {"type": "rfm_segment", "rfm": {"value_event": "purchase", "amount_property": "amount"}, "cells": [[5, 5]]},
+            {
+                "type": "group",
+                "operator": "and",
+                "negate": True,
+                "conditions": [
+                    {
+                        "type": "event",
+                        "event": "view_item",
+                        "did": False,
+                        "filters": [{"property": "item", "type": "event", "op": "eq", "value": "socks"}],
+                    }
+                ],
+            },
+        ],
+    }
+    client = console.signed_in("op@example.com", Role.operator)
+    status, location = _create(console, client, "Everything", definition)
+    assert status == 303, location
+    page = client.get(location).text
+    summary = re.sub(r"<[^>]+>", "", page.split('<ul class="summary">')[1].split("</ul>\n")[0])
+    summary = re.sub(r"\s+", " ", summary)
+    for words in (
+        "Any of these",
+        "Person property country is one of ES, CN",
+        "Age 30–40 from the property birth_year",
+        "First seen between 2020-01-01 and 2020-12-31",
+        "Last seen in the last 7 days",
+        "Not a member of segment Buyers",
+        "Tag tier equals gold",
+        "Lifecycle stage is one of active, dormant",
+        "RFM segment is one of R5F5 by purchase / amount",
+        "Not all of these",
+        "Did not do view_item at any time where item equals socks",
+    ):
+        assert words in summary, (words, summary)
+    # All four match (any condition is enough): ann and cat live in ES and bob in CN (the first condition), and
+    # dan (GB), who bought 100 days ago, is not a member of Buyers (purchase in the last 30 days).
+    assert _size(console, client, definition) == (200, {"size": 4})
+    # The editor opens it again, every condition in the JSON it edits.
+    edit = client.get(location.split("?")[0] + "/edit").text
+    assert edit.count("&#34;type&#34;:") >= 10

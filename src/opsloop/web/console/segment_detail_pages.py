@@ -4,6 +4,7 @@ and the portrait (chosen dimensions against all persons, with the lift, and top 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,8 +24,8 @@ from opsloop.users.static_lists import ListInvalid
 from opsloop.web.console.access import ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.home_pages import suggested_names
 from opsloop.web.console.rendering import N_, gettext_for, render
-from opsloop.web.console.segment_pages import KIND_LABELS, STAGE_LABELS, first_error, segment_or_404
-from opsloop.web.console.segment_summary import Summary
+from opsloop.web.console.segment_pages import KIND_LABELS, first_error, segment_or_404
+from opsloop.web.console.segment_summary import STAGE_LABELS, Summary
 
 router = console_router()
 
@@ -132,7 +133,7 @@ async def _page(
         "dimension_labels": dict(choices),
         "stage_labels": STAGE_LABELS,
         "not_set": N_("(not set)"),
-        "query": "&".join(f"dim={k}" for k in chosen),
+        "query": urlencode([("dim", k) for k in chosen]),
         "error": error,
         "list_errors": list_errors or [],
         "notice": DONE.get(done),

@@ -27,19 +27,13 @@ from opsloop.web.console.catalogue_refresh import refreshes
 from opsloop.web.console.home_pages import suggested_names
 from opsloop.web.console.insight_pages import INLINE_CATALOGUE_EVENTS
 from opsloop.web.console.rendering import N_, gettext_for, render
+from opsloop.web.console.segment_summary import STAGE_LABELS
 
 router = console_router()
 
 KIND_LABELS = {"dynamic": N_("Dynamic"), "static": N_("Static list")}
 #: Largest definition (JSON text) the editor posts.
 MAX_DEFINITION_CHARS = 100_000
-STAGE_LABELS = {
-    "new": N_("new"),
-    "active": N_("active"),
-    "resurrected": N_("resurrected"),
-    "dormant": N_("dormant"),
-    "churned": N_("churned"),
-}
 
 
 def first_error(exc: ValidationError) -> str:

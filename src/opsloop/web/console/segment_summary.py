@@ -34,6 +34,13 @@ OPS = {
     "is_set": N_("is set"),
     "is_not_set": N_("is not set"),
 }
+STAGE_LABELS = {
+    "new": N_("new"),
+    "active": N_("active"),
+    "resurrected": N_("resurrected"),
+    "dormant": N_("dormant"),
+    "churned": N_("churned"),
+}
 COUNT_OPS = {"gte": N_("at least"), "lte": N_("at most"), "eq": N_("exactly")}
 
 
@@ -116,7 +123,8 @@ class Summary:
             parts = [w(N_("Tag")), (c.tag, True), w(OPS.get(c.op, c.op))]
             parts += [(_value(c.value), True)] if c.value is not None else []
         elif isinstance(c, LifecycleCondition):
-            parts = [w(N_("Lifecycle stage is one of")), (", ".join(c.stages), True)]
+            stages = ", ".join(self._(STAGE_LABELS[s]) for s in c.stages)
+            parts = [w(N_("Lifecycle stage is one of")), (stages, False)]
         elif isinstance(c, RfmSegmentCondition):
             cells = [f"R{r}F{f}" for r, f in c.cells]
             parts = [w(N_("RFM segment is one of")), (", ".join([*c.segments, *cells]), True)]
