@@ -105,12 +105,26 @@ def test_build_a_behavioural_segment_and_see_its_portrait(demo_console: LiveCons
     assert page.locator(".portrait-table.events tbody tr").count() > 0
     assert page.evaluate(UNLABELLED) == []
 
+    # The editor opens the saved definition as a tree; an unknown event is pointed out before counting, and the
+    # server's refusal comes back next to the form with the tree as it was.
+    segment_url = page.url.split("?")[0]
+    page.goto(f"{segment_url}/edit")
+    assert page.get_by_label("Event name").input_value() == "purchase"
+    assert page.locator(".seg-cond[data-type=person] input[aria-label='Value']").input_value() == "Mobile"
+    assert _size(page) == filtered
+    page.get_by_label("Event name").fill("purchse")
+    page.wait_for_function("document.getElementById('live-size').textContent === 'Unknown event: purchse'")
+    with page.expect_navigation():
+        page.click("#save-segment")
+    assert "unknown event 'purchse'" in page.locator("#segment-error").inner_text()
+    assert page.get_by_label("Event name").input_value() == "purchse"
+
     # The list: the segment with its size and a one-point size history.
     page.goto(f"{base}/segments")
     page.wait_for_selector(".sparkline svg")
     row = page.locator(".segments-table tbody tr", has_text="Repeat buyers")
     assert row.locator("td.num").inner_text() == f"{filtered:,}"
-    page.go_back()
+    page.goto(segment_url)
 
     with page.expect_navigation():
         page.select_option("#language-select", "zh_Hans")

@@ -54,6 +54,10 @@
       }
     }
 
+    function parses(text) {
+      try { JSON.parse(text); return true; } catch (e) { return false; }
+    }
+
     function load() {
       try { state = JSON.parse(textarea.value); } catch (e) { state = null; }
       if (!state || typeof state !== "object" || !Array.isArray(state.conditions)) {
@@ -300,9 +304,11 @@
       });
     }
 
+    var typedText = textarea.value.trim();
     load();
     render();
-    textarea.value = JSON.stringify(state, null, 2);
+    // Keep a hand-typed definition the server refused as JSON until the tree is changed.
+    if (!typedText || parses(typedText)) { textarea.value = JSON.stringify(state, null, 2); }
     textarea.addEventListener("change", function () { load(); render(); schedule(); });
     schedule();
   }
@@ -349,6 +355,7 @@
     if (last - first < 3600000) {
       axis.range = [new Date(first - 86400000).toISOString(), new Date(last + 86400000).toISOString()];
       axis.tickformat = "%Y-%m-%d";
+      axis.dtick = 86400000;
     }
     return axis;
   }
