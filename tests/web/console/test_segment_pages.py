@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import threading
 
 import pytest
 from fastapi.testclient import TestClient
@@ -259,11 +260,25 @@ def test_live_size_on_a_large_project_computes_the_catalogue_in_the_background(
     client = console.signed_in("op@example.com", Role.operator)
     editor = client.get(f"/projects/{console.pid}/segments/new").text
     assert "Property names are offered once the property catalogue has been computed" in editor
+    # The refresh waits inside its thread until the test lets it go, so that it is surely still running.
+    release = threading.Event()
+    real_refresh = console.runtime.catalogue.refresh
+
+    def held_refresh(project_id: int) -> int:
+        assert release.wait(30)
+        return real_refresh(project_id)
+
+    monkeypatch.setattr(console.runtime.catalogue, "refresh", held_refresh)
     status, body = _size(console, client, bought())
     assert status == 409 and body["retry"] is True and "being computed" in str(body["detail"])
+    # Saving meanwhile says the same, with the form kept.
+    status, page = _create(console, client, "Buyers", bought())
+    assert status == 400 and "The property catalogue is being computed" in page and 'value="Buyers"' in page
+    release.set()
     console.app.state.catalogue_refreshes.wait(console.pid)
     assert console.runtime.catalogue.refreshed_at(console.pid) is not None
     assert _size(console, client, bought()) == (200, {"size": 2})
+    assert _create(console, client, "Buyers", bought())[0] == 303
 
 
 def test_every_kind_of_condition_reads_in_words_and_counts(console: ConsoleHarness) -> None:

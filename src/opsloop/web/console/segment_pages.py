@@ -76,8 +76,12 @@ def _editor_data(request: Request, access: ProjectAccess, segment_id: int | None
     pid = access.project.id
     _ = gettext_for(request)
     types: dict[str, dict[str, str]] = {"event_property": {}, "person_property": {}}
+    # Every name the server will accept (hidden ones too: hiding is for menus), for the editor's own checks.
+    known: dict[str, list[str]] = {"event": [], "event_property": [], "person_property": []}
     if runtime.catalogue.refreshed_at(pid) is not None:
-        for entry in runtime.catalogue.entries(pid, include_hidden=False):
+        for entry in runtime.catalogue.entries(pid):
+            if entry.present:
+                known[entry.kind].append(entry.name)
             if entry.kind in types and entry.type and entry.present:
                 types[entry.kind][entry.name] = entry.type
     kpis = load_kpi_config(runtime.metadata, pid)
@@ -87,6 +91,7 @@ def _editor_data(request: Request, access: ProjectAccess, segment_id: int | None
         "events": suggested_names(runtime, pid, "event"),
         "event_properties": suggested_names(runtime, pid, "event_property"),
         "person_properties": suggested_names(runtime, pid, "person_property"),
+        "known": known,
         "event_types": types["event_property"],
         "person_types": types["person_property"],
         "tags": [t.tag for t in runtime.segments.tags.listing(pid)],
@@ -100,7 +105,10 @@ def _editor_data(request: Request, access: ProjectAccess, segment_id: int | None
     }
 
 
-CATALOGUE_PENDING = N_("The property catalogue is being computed (names are checked against it); the size follows.")
+CATALOGUE_PENDING = N_(
+    "The property catalogue is being computed (names are checked against it): the size follows, and the segment "
+    "can be saved, in a minute or two."
+)
 #: Texts of the editor's script, translated on the page.
 EDITOR_TEXT = {
     "and": N_("All of these (AND)"),
@@ -170,6 +178,8 @@ EDITOR_TEXT = {
     "computing": N_("Counting…"),
     "incomplete": N_("Fill in every condition to see the size."),
     "unknown_event": N_("Unknown event: %(name)s"),
+    "unknown_property": N_("Unknown property: %(name)s"),
+    "unknown_tag": N_("Unknown tag: %(name)s"),
     "size_failed": N_("Could not count:"),
 }
 
@@ -240,11 +250,26 @@ def _posted(form: Any, kind: str | None) -> tuple[dict[str, Any], dict[str, Any]
     return values, raw
 
 
+def catalogue_pending(request: Request, project_id: int) -> str | None:
+    """On a large project whose catalogue was never computed: start computing it in the background and say so
+    (names are checked against it, and its first computation reads every event: a minute on a large project)."""
+    runtime = runtime_of(request)
+    if runtime.catalogue.refreshed_at(project_id) is not None:
+        return None
+    if runtime.store.count_events(project_id) <= INLINE_CATALOGUE_EVENTS:
+        return None  # small: the check computes it in a moment
+    refreshes(request).start(project_id)
+    _ = gettext_for(request)
+    return str(_(CATALOGUE_PENDING))
+
+
 async def _save(request: Request, access: ProjectAccess, segment: SegmentInfo | None) -> Response:
     runtime = runtime_of(request)
     form = await request.form()
     values, raw = _posted(form, segment.kind if segment else None)
     error: str | None = raw if isinstance(raw, str) else None
+    if error is None and values["kind"] == "dynamic":
+        error = await run_in_threadpool(catalogue_pending, request, access.project.id)
     if error is None:
         try:
             new = SegmentInput.model_validate(raw)
@@ -277,12 +302,9 @@ async def live_size(request: Request, access: ProjectAccess = Depends(require_me
     if len(body) > MAX_DEFINITION_CHARS:
         return JSONResponse({"detail": "definition: too long"}, status_code=400)
     pid = access.project.id
-    if runtime.catalogue.refreshed_at(pid) is None and runtime.store.count_events(pid) > INLINE_CATALOGUE_EVENTS:
-        # Names are checked against the catalogue, whose first computation reads every event (a minute on a
-        # large project): start it in the background and let the editor ask again, rather than hold this request.
-        refreshes(request).start(pid)
-        _ = gettext_for(request)
-        return JSONResponse({"detail": _(CATALOGUE_PENDING), "retry": True}, status_code=409)
+    pending = await run_in_threadpool(catalogue_pending, request, pid)
+    if pending:  # the editor asks again a little later, rather than this request waiting a minute
+        return JSONResponse({"detail": pending, "retry": True}, status_code=409)
     try:
         definition = Group.model_validate(orjson.loads(body))
         ctx = runtime.project_context(pid)

@@ -258,18 +258,32 @@
 
     // -- live size ---------------------------------------------------------------------------------------
 
+    // A name the server would refuse (checked only once the catalogue knows the names of its kind).
+    function unknown(kind, name, template) {
+      var names = kind === "tag" ? cfg.tags : (cfg.known[kind].length ? cfg.known[kind] : (kind === "event" ? cfg.events : []));
+      return names.length && names.indexOf(name) < 0 ? fill(template, { name: name }) : "";
+    }
+
     function problem(g) {
       for (var i = 0; i < g.conditions.length; i++) {
         var c = g.conditions[i];
-        if (c.type === "group") { var inner = problem(c); if (inner) { return inner; } continue; }
+        var found = "";
+        if (c.type === "group") { found = problem(c); }
         if (c.type === "event") {
-          if (!c.event) { return T.incomplete; }
-          if (cfg.events.length && c.event !== "$any" && cfg.events.indexOf(c.event) < 0) { return fill(T.unknown_event, { name: c.event }); }
-          if ((c.filters || []).some(function (f) { return !f.property; })) { return T.incomplete; }
+          if (!c.event || (c.filters || []).some(function (f) { return !f.property; })) { return T.incomplete; }
+          found = c.event === "$any" ? "" : unknown("event", c.event, T.unknown_event);
+          (c.filters || []).forEach(function (f) { found = found || unknown("event_property", f.property, T.unknown_property); });
         }
-        if ((c.type === "person" || c.type === "age") && !c.property) { return T.incomplete; }
-        if (c.type === "tag" && !c.tag) { return T.incomplete; }
+        if (c.type === "person" || c.type === "age") {
+          if (!c.property) { return T.incomplete; }
+          found = unknown("person_property", c.property, T.unknown_property);
+        }
+        if (c.type === "tag") { found = c.tag ? unknown("tag", c.tag, T.unknown_tag) : T.incomplete; }
         if (c.type === "segment" && !c.segment_id) { return T.incomplete; }
+        if (c.type === "rfm_segment") {
+          found = unknown("event", c.rfm.value_event || "", T.unknown_event) || unknown("event_property", c.rfm.amount_property || "", T.unknown_property);
+        }
+        if (found) { return found; }
       }
       return g.conditions.length ? "" : T.incomplete;
     }
