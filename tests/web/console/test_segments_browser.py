@@ -112,6 +112,12 @@ def test_build_a_behavioural_segment_and_see_its_portrait(demo_console: LiveCons
     assert page.get_by_label("Event name").input_value() == "purchase"
     assert page.locator(".seg-cond[data-type=person] input[aria-label='Value']").input_value() == "Mobile"
     assert _size(page) == filtered
+    # An RFM condition takes segments of the map and (R, F) cells.
+    page.select_option(".seg-add select[aria-label='Condition type']", "rfm_segment")
+    page.click("text=+ Add condition")
+    page.get_by_label("or cells (R,F; R,F)").fill("5,5; 4, 5")
+    rfm = Group.model_validate_json(page.input_value("#definition-json")).conditions[-1]
+    assert (rfm.type, rfm.segments, rfm.cells) == ("rfm_segment", ["Champions"], [(5, 5), (4, 5)])  # type: ignore[union-attr]
     page.get_by_label("Event name").fill("purchse")
     page.wait_for_function("document.getElementById('live-size').textContent === 'Unknown event: purchse'")
     with page.expect_navigation():

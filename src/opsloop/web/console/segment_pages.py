@@ -174,6 +174,7 @@ EDITOR_TEXT = {
     "amount_property": N_("Revenue property"),
     "lookback": N_("Look-back days"),
     "rfm_names": N_("RFM segments"),
+    "rfm_cells": N_("or cells (R,F; R,F)"),
     "size": N_("%(count)s persons match now"),
     "computing": N_("Counting…"),
     "incomplete": N_("Fill in every condition to see the size."),
