@@ -35,7 +35,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from opsloop import __version__
+from opsloop import __version__, client_voice
 
 try:  # orjson is several times faster, but the SDK must work without it
     import orjson as _orjson
@@ -192,7 +192,8 @@ _STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, Broke
 
 
 class _Transport:
-    """POSTs to one URL over a kept-alive connection per thread (http.client objects are not thread-safe)."""
+    """Requests to one server over a kept-alive connection per thread (http.client objects are not thread-safe);
+    `post` sends a batch to the capture path."""
 
     def __init__(self, host: str, timeout: float) -> None:
         parts = urllib.parse.urlsplit(host.strip())
@@ -200,7 +201,8 @@ class _Transport:
             raise ValueError(f"host must be an http:// or https:// URL, got {host!r}")
         self.scheme = parts.scheme
         self.netloc = parts.netloc.rsplit("@", 1)[-1]
-        self.path = parts.path.rstrip("/") + "/batch/"
+        self.base = parts.path.rstrip("/")
+        self.path = self.base + "/batch/"
         self.timeout = timeout
         self._local = threading.local()
 
@@ -217,7 +219,13 @@ class _Transport:
             conn.close()
 
     def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
-        """Send one request; returns (status, headers, body). Network errors propagate."""
+        """Send one batch to the capture path; returns (status, headers, body). Network errors propagate."""
+        return self.request("POST", self.path, body, headers)
+
+    def request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """Send one request to `path` (under the host's path); returns (status, headers, body)."""
         conn = getattr(self._local, "conn", None)
         reused = conn is not None
         for _ in range(2):
@@ -225,7 +233,7 @@ class _Transport:
                 conn = self._connect()
                 self._local.conn = conn
             try:
-                conn.request("POST", self.path, body=body, headers=headers)
+                conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
             except _STALE_CONNECTION:
@@ -421,6 +429,43 @@ class Client:
             raise TypeError("properties must be a dict, got NoneType")
         person = _check_properties(properties)
         return self._enqueue("$set", distinct_id, {}, None, None, {"$set_once" if once else "$set": person})
+
+    # --- voice of the user: sent at once, not queued (see `opsloop.client_voice`) ------------------
+
+    def send_feedback(self, project_id: int, text: str, **fields: Any) -> dict[str, Any]:
+        """Store one feedback item in project `project_id`'s inbox now; `fields`: distinct_id, tags, language,
+        source, created_at, properties. Returns the stored item; raises APIError with the server's reason."""
+        return client_voice.send_feedback(self._transport, self.token, project_id, text, fields)
+
+    def active_surveys(
+        self, distinct_id: str, *, event: str | None = None, lang: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The surveys this person should be shown now (targeting, cooldowns and rollout applied by the server),
+        in `lang` or the survey's default language; `event` names an event that just happened (triggers)."""
+        return client_voice.active_surveys(self._transport, self.token, distinct_id, event=event, lang=lang)
+
+    def survey_shown(self, survey_id: int, distinct_id: str) -> None:
+        """Record that the survey was shown to the person (also captured as a `survey shown` event)."""
+        client_voice.impression(self._transport, self.token, survey_id, distinct_id, "shown")
+
+    def survey_dismissed(self, survey_id: int, distinct_id: str) -> None:
+        """Record that the person closed the survey without finishing it (cooldowns count from now)."""
+        client_voice.impression(self._transport, self.token, survey_id, distinct_id, "dismissed")
+
+    def answer_survey(
+        self,
+        survey_id: int,
+        distinct_id: str,
+        answers: dict[str, Any],
+        *,
+        response_id: str | None = None,
+        lang: str | None = None,
+    ) -> dict[str, Any]:
+        """Store answers (question id -> answer); partial answers are kept, and sending again with the returned
+        `response_id` completes the same response. Raises APIError (409 closed survey, 400 bad answer)."""
+        return client_voice.answer_survey(
+            self._transport, self.token, survey_id, distinct_id, answers, response_id=response_id, lang=lang
+        )
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every event queued before this call was sent or given up on (or timeout passes)."""

@@ -179,7 +179,11 @@ class Runtime:
         if minutes <= 0 or self.refresher is not None:
             return self.refresher
         self.refresher = RefreshScheduler(
-            self.segments, lambda: [p.id for p in self.projects.list()], self.project_context, minutes * 60
+            self.segments,
+            lambda: [p.id for p in self.projects.list()],
+            self.project_context,
+            minutes * 60,
+            catalogue=self.catalogue,
         )
         self.refresher.start()
         return self.refresher

@@ -392,3 +392,31 @@ def test_healthz_and_metrics(live_server: LiveServer) -> None:
     assert "opsloop_events_received_total 4" in metrics
     assert "opsloop_events_stored_total 4" in metrics
     assert "# TYPE opsloop_ingest_lag_seconds gauge" in metrics
+
+
+def test_what_the_capture_fast_path_does_not_name_goes_to_the_router(live_server: LiveServer) -> None:
+    """Capture routes skip the router (`CaptureFastPath`); other methods and unknown `/v1/` kinds still get the
+    router's answers, and a CORS pre-flight is answered on the fast path too."""
+    client = live_server.client
+    unknown = client.post("/v1/nope", json={"writeKey": live_server.project.token})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_endpoint"
+    assert client.get("/batch/").status_code == 405
+    preflight = client.options("/batch/")
+    assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == "*"
+    segment = client.post("/v1/track", json={"writeKey": live_server.project.token, "event": "fast", "userId": "u"})
+    assert segment.status_code == 200 and segment.json() == {"success": True}
+    live_server.flush()
+    assert count(live_server, "event = 'fast'") == 1
+
+
+def test_an_unexpected_failure_in_capture_is_a_json_500_and_the_server_keeps_serving(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("opsloop.web.capture.parse_posthog", broken)
+    body = {"api_key": live_server.project.token, "event": "x", "distinct_id": "d"}
+    response = live_server.client.post("/capture/", json=body)
+    assert response.status_code == 500 and response.json() == {"detail": "internal error; see the server log"}
+    assert live_server.client.get("/healthz").status_code == 200

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from opsloop.config import Settings
+from opsloop.ingest.capture import parse_posthog
 from opsloop.runtime import Runtime
 from opsloop.users.definitions import Group
 from opsloop.users.refresh import RefreshScheduler, refresh_project
@@ -71,3 +73,34 @@ def test_refresh_project_records_errors(runtime: Runtime) -> None:
     runtime.segments.tags.compute = broken  # type: ignore[method-assign]
     report = refresh_project(runtime.segments, runtime.project_context(project))
     assert report.errors == ["tag 'busy': engine unavailable"] and list(report.segments.values()) == [0]
+
+
+def test_scheduler_computes_missing_catalogues_soon_and_refreshes_them_every_run(runtime: Runtime) -> None:
+    """A project without a catalogue gets one shortly after start (before the first interval), and each
+    scheduled run refreshes it; the report says how many entries it has."""
+    project = runtime.projects.create("shop").project.id
+    now = dt.datetime.now(dt.UTC)
+    payload = {"batch": [{"event": "purchase", "distinct_id": "ann", "properties": {"amount": 10}}]}
+    batch = parse_posthog(payload, project, now, max_events=10, max_event_bytes=10_000, body_bytes=100)
+    runtime.writer.write_log([batch.record])
+    assert runtime.catalogue.refreshed_at(project) is None
+    scheduler = RefreshScheduler(
+        runtime.segments,
+        lambda: [project],
+        runtime.project_context,
+        3600,  # no scheduled run during the test: only the start-up pass
+        catalogue=runtime.catalogue,
+        first_catalogue_s=0.05,
+    )
+    scheduler.start()
+    try:
+        wait_for(lambda: runtime.catalogue.refreshed_at(project) is not None)
+    finally:
+        scheduler.stop()
+    first = runtime.catalogue.refreshed_at(project)
+    assert scheduler.runs == 0 and first is not None
+    [report] = scheduler.run_once()
+    refreshed = runtime.catalogue.refreshed_at(project)
+    assert report.catalogue == 2 and report.errors == []  # the event `purchase` and its property `amount`
+    assert refreshed is not None and refreshed >= first
+    assert scheduler.fill_missing_catalogues() == []  # nothing missing any more

@@ -10,6 +10,8 @@ from opsloop.accounts.roles import Role
 from opsloop.accounts.signin import Accounts
 from opsloop.accounts.users import AccountError, UserInfo
 from opsloop.projects import (
+    NewProject,
+    ProjectError,
     ProjectInfo,
     ProjectService,
     create_token,
@@ -108,3 +110,21 @@ class ProjectAdministration:
         user = self.accounts.users.get(user_id)
         role = self.accounts.users.remove_member(self.project_id, user_id)
         self._audit(AuditAction.member_removed, email=user.email if user else str(user_id), role=role.value)
+
+
+def create_project(
+    accounts: Accounts, projects: ProjectService, *, actor: UserInfo, name: str, timezone: str, week_start: str
+) -> NewProject:
+    """A new project created from the console: the creator must already be an admin of some project (the
+    first project comes from `opsloop project create`); they become its admin, and the audit log says so."""
+    if not any(p.role == Role.admin for p in accounts.users.projects_of(actor.id)):
+        raise AccountError("only an admin of a project can create projects", code="forbidden")
+    try:
+        created = projects.create(name, timezone=timezone, week_start=week_start)
+    except ProjectError as exc:
+        raise AccountError(str(exc)) from exc
+    accounts.users.set_role(created.project.id, actor.id, Role.admin)
+    accounts.audit.record(
+        AuditAction.project_created, actor=actor, project_id=created.project.id, details={"name": created.project.name}
+    )
+    return created

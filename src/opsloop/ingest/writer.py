@@ -96,7 +96,11 @@ class EventWriter:
         resolved = self.resolve_persons(project_id, valid, now, known)
         self.write_replicas(resolved.replicas)
         events = resolved.events
-        if "_fresh" in valid.column_names and events.num_rows:
+        if "_fresh" in valid.column_names and events.num_rows and pc.all(valid.column("_fresh")).as_py():
+            # Every uuid was minted by the server for this very write (clients that send none): none can be
+            # stored yet, so the whole batch is appended without a probe or a look-up of which ones.
+            stored = self.store.append_events(events)
+        elif "_fresh" in valid.column_names and events.num_rows:
             # Uuids the server minted for this very write cannot be stored yet: no de-duplication probe.
             minted = valid.filter(valid.column("_fresh")).column("uuid")
             stored_uuids = with_text_uuids(events.select(["uuid"])).column("uuid")

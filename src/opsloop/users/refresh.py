@@ -1,5 +1,6 @@
 """Refreshing user operations: every rule tag, then every dynamic segment's membership, of one project
-(`opsloop refresh`, the API) or of every project on a schedule inside the server (`RefreshScheduler`)."""
+(`opsloop refresh`, the API) or of every project on a schedule inside the server (`RefreshScheduler`), which
+also keeps each project's property catalogue current (the console's forms offer names from it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opsloop.analytics.timeframe import ProjectContext
+from opsloop.users.catalogue import CatalogueService
 from opsloop.users.segments import SegmentService
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,8 @@ class RefreshReport:
     tags: dict[str, int] = field(default_factory=dict)
     segments: dict[int, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    #: Entries of the property catalogue after its refresh (None: not refreshed by this run).
+    catalogue: int | None = None
 
 
 def refresh_project(segments: SegmentService, ctx: ProjectContext) -> RefreshReport:
@@ -54,8 +58,14 @@ class RefreshScheduler:
         projects: Callable[[], list[int]],
         context: Callable[[int], ProjectContext],
         interval_s: float,
+        catalogue: CatalogueService | None = None,
+        first_catalogue_s: float = 5.0,
     ) -> None:
+        """`catalogue`: also refresh each project's property catalogue every run, and `first_catalogue_s`
+        after start for projects that have never had one (so a new server offers property names soon)."""
         self.segments = segments
+        self.catalogue = catalogue
+        self.first_catalogue_s = first_catalogue_s
         self.projects = projects
         self.context = context
         self.interval_s = interval_s
@@ -85,12 +95,47 @@ class RefreshScheduler:
             return reports
         for project_id in project_ids:
             try:
-                reports.append(refresh_project(self.segments, self.context(project_id)))
+                report = refresh_project(self.segments, self.context(project_id))
             except Exception:  # noqa: BLE001
                 log.exception("scheduled refresh of project %d failed", project_id)
+                continue
+            self._refresh_catalogue(report)
+            reports.append(report)
         return reports
 
+    def _refresh_catalogue(self, report: RefreshReport) -> None:
+        if self.catalogue is None:
+            return
+        try:
+            report.catalogue = self.catalogue.refresh(report.project_id)
+        except Exception as exc:  # noqa: BLE001 - the catalogue must not stop the refresh of other projects
+            log.exception("refreshing the catalogue of project %d failed", report.project_id)
+            report.errors.append(f"catalogue: {exc}")
+
+    def fill_missing_catalogues(self) -> list[int]:
+        """Compute the catalogue of every project that has none yet; returns those projects."""
+        if self.catalogue is None:
+            return []
+        done: list[int] = []
+        try:
+            project_ids = self.projects()
+        except Exception:  # noqa: BLE001
+            log.exception("scheduled refresh: listing projects failed")
+            return done
+        for project_id in project_ids:
+            if self._stop.is_set():
+                break
+            try:
+                if self.catalogue.refreshed_at(project_id) is None:
+                    self.catalogue.refresh(project_id)
+                    done.append(project_id)
+            except Exception:  # noqa: BLE001
+                log.exception("computing the catalogue of project %d failed", project_id)
+        return done
+
     def _loop(self) -> None:
+        if not self._stop.wait(self.first_catalogue_s):
+            self.fill_missing_catalogues()
         while not self._stop.wait(self.interval_s):
             self.reports = self.run_once()
             self.runs += 1

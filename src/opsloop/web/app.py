@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsloop import __version__
 from opsloop.config import Settings
@@ -21,6 +22,38 @@ from opsloop.web import roadmap as roadmap_page
 from opsloop.web.console import install_console
 
 log = logging.getLogger("opsloop.web")
+
+
+class InternalErrors:
+    """ASGI middleware: an unexpected exception becomes a logged JSON 500 and the connection stays usable.
+
+    Starlette's own last-resort handler sends its answer and then raises again, and uvicorn closes the
+    connection on that raise, so a client could see a reset instead of the 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # part of an answer is out: nothing sensible can follow it
+            response = JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
+            await response(scope, receive, send)
 
 
 def serve(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> None:
@@ -76,16 +109,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(surveys_pages.router)
     app.include_router(user_ops_api.router, tags=["users"])
     install_console(app)
+    app.add_middleware(capture.CaptureFastPath)
+    app.add_middleware(InternalErrors)  # outermost: also covers the capture fast path
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=400)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
 
     return app

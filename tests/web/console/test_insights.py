@@ -308,6 +308,39 @@ def test_saving_needs_an_operator(shop: tuple[ConsoleHarness, TestClient, dt.dat
     assert len(_saved(console)) == 1
 
 
+def test_saved_insights_are_renamed_and_deleted_from_the_list_by_operators_only(
+    shop: tuple[ConsoleHarness, TestClient, dt.date],
+) -> None:
+    from opsloop.dashboards.insights import InsightService
+
+    console, operator, _ = shop
+    base = f"/projects/{console.pid}/insights"
+    service = InsightService(console.runtime.metadata)
+    first = service.create(console.pid, "Signups", {"kind": "trends", "series": [{"event": "signup"}]})
+    second = service.create(console.pid, "Views", {"kind": "trends", "series": [{"event": "pageview"}]})
+    csrf = console.csrf(operator, base)
+    renamed = operator.post(f"{base}/saved/{first.id}/rename", data={"name": "<b>New signups</b>", "csrf_token": csrf})
+    assert renamed.status_code == 303 and renamed.headers["location"] == f"{base}?done=renamed"
+    page = operator.get(renamed.headers["location"]).text
+    assert "Insight renamed." in page and "&lt;b&gt;New signups&lt;/b&gt;" in page and "<b>New" not in page
+    blank = operator.post(f"{base}/saved/{first.id}/rename", data={"name": " ", "csrf_token": csrf})
+    assert blank.status_code == 400 and alert(blank.text).startswith("name:")
+    assert operator.post(f"{base}/saved/{first.id}/delete").status_code == 403  # no CSRF token
+    # A viewer sees the list without the forms, and its POSTs are refused.
+    viewer = console.signed_in("viewer@example.com", Role.viewer)
+    assert f"/saved/{first.id}/delete" not in viewer.get(base).text
+    viewer_csrf = console.csrf(viewer, base)
+    assert viewer.post(f"{base}/saved/{first.id}/delete", data={"csrf_token": viewer_csrf}).status_code == 403
+    # Another project's insight is not found from this project's pages.
+    other = console.runtime.projects.create("Other")
+    theirs = service.create(other.project.id, "Theirs", {"kind": "trends", "series": [{"event": "x"}]})
+    assert operator.post(f"{base}/saved/{theirs.id}/delete", data={"csrf_token": csrf}).status_code == 404
+    deleted = operator.post(f"{base}/saved/{first.id}/delete", data={"csrf_token": csrf})
+    assert deleted.status_code == 303 and "Insight deleted." in operator.get(deleted.headers["location"]).text
+    assert [s.name for s in _saved(console)] == [second.name]
+    assert [s.name for s in service.list(other.project.id)] == ["Theirs"]
+
+
 def _saved(console: ConsoleHarness) -> list[Any]:
     from opsloop.dashboards.insights import InsightService
 

@@ -17,15 +17,21 @@ from opsloop.web.console import (
     auth_pages,
     catalogue_pages,
     dashboard_pages,
+    feedback_entry_pages,
     feedback_pages,
     home_pages,
     insight_pages,
     person_pages,
     project_pages,
+    requirement_edit_pages,
     requirement_pages,
+    rfm_pages,
     segment_detail_pages,
     segment_pages,
+    stage_pages,
+    survey_editor_pages,
     survey_pages,
+    tag_pages,
 )
 from opsloop.web.console.access import ConsoleError, SignInRequired, console_router, require_member, require_user
 
@@ -57,12 +63,19 @@ def install_console(app: FastAPI) -> None:
     app.include_router(dashboard_pages.router)
     app.include_router(person_pages.router)
     app.include_router(insight_pages.router)
+    # Editor routes first: their fixed paths (`/surveys/new`...) come before the `{id}` routes of the same prefix.
+    app.include_router(survey_editor_pages.router)
+    app.include_router(feedback_entry_pages.router)
+    app.include_router(requirement_edit_pages.router)
     app.include_router(feedback_pages.router)
     app.include_router(survey_pages.router)
     app.include_router(requirement_pages.router)
     app.include_router(segment_pages.router)  # before the segment page: `/segments/new` is not a segment id
     app.include_router(segment_detail_pages.router)
     app.include_router(catalogue_pages.router)
+    app.include_router(rfm_pages.router)
+    app.include_router(stage_pages.router)
+    app.include_router(tag_pages.router)
 
     @app.exception_handler(ConsoleError)
     async def _console_error(request: Request, exc: ConsoleError) -> Response:

@@ -58,6 +58,10 @@ async def inbox_page(request: Request, access: ProjectAccess = Depends(require_m
         query = FeedbackFilter(limit=PAGE_SIZE)
     found = await run_in_threadpool(runtime.feedback.search, access.project.id, query)
     themes = await run_in_threadpool(runtime.themes.list_themes, access.project.id)
+    requirements = []
+    if access.can(Role.operator):  # for the "Link to requirement" menu of each item
+        requirements = (await run_in_threadpool(runtime.requirements.list, access.project.id)).items
+    done = request.query_params.get("done", "")
     context: dict[str, Any] = {
         "found": found,
         "values": values,
@@ -69,7 +73,9 @@ async def inbox_page(request: Request, access: ProjectAccess = Depends(require_m
         "sentiments": SENTIMENTS,
         "sources": SOURCES,
         "error": error,
-        "notice": request.query_params.get("done") == "saved",
+        "notice": done == "saved",
+        "done": done if done in {"added", "linked"} else "",
+        "requirements": [r for r in requirements if r.status not in ("shipped", "declined")],
     }
     return render(request, "console/feedback.html", context, status=status)
 

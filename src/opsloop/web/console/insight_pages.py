@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from opsloop.accounts.roles import Role
 from opsloop.analytics.tables import SqlResult, TableResult
-from opsloop.dashboards.insights import InsightService, InvalidInput
+from opsloop.dashboards.insights import InsightService, InvalidInput, NotFound
 from opsloop.dashboards.sharing import ShareCodeInvalid, decode_query, encode_query
 from opsloop.query.export import result_csv
 from opsloop.query.registry import QueryInvalid, execute_query, parse_query
@@ -29,7 +29,7 @@ from opsloop.web.console import insight_forms as forms
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
 from opsloop.web.console.insight_charts import chart_of
-from opsloop.web.console.rendering import gettext_for, render
+from opsloop.web.console.rendering import N_, gettext_for, render
 
 router = console_router()
 
@@ -139,11 +139,49 @@ def _query_for(
         return raw, None, str(exc)
 
 
+_SAVED_NOTICES = {"renamed": N_("Insight renamed."), "deleted": N_("Insight deleted.")}
+
+
+def _index_page(request: Request, access: ProjectAccess, *, error: str | None = None, status: int = 200) -> Response:
+    saved = InsightService(runtime_of(request).metadata).list(access.project.id)
+    done = request.query_params.get("done", "")
+    notice = gettext_for(request)(_SAVED_NOTICES[done]) if done in _SAVED_NOTICES else None
+    context = {"kinds": list(forms.INSIGHT_KINDS.values()), "saved": saved, "notice": notice, "error": error}
+    return render(request, "console/insights.html", context, status=status)
+
+
 @router.get("/projects/{project_id}/insights")
 def insights_index(request: Request, access: ProjectAccess = Depends(require_member())) -> Response:
     """Every insight kind, and the project's saved insights."""
-    saved = InsightService(runtime_of(request).metadata).list(access.project.id)
-    return render(request, "console/insights.html", {"kinds": list(forms.INSIGHT_KINDS.values()), "saved": saved})
+    return _index_page(request, access)
+
+
+@router.post("/projects/{project_id}/insights/saved/{insight_id}/rename")
+async def rename_insight(
+    insight_id: int, request: Request, access: ProjectAccess = Depends(require_member(Role.operator))
+) -> Response:
+    """Give a saved insight a new name (its dashboards' tiles show the new one)."""
+    form = await request.form()
+    service = InsightService(runtime_of(request).metadata)
+    try:
+        service.rename(access.project.id, insight_id, _field(form, "name", 300))
+    except NotFound:
+        raise ConsoleError(404, "not_found") from None
+    except InvalidInput as exc:
+        return _index_page(request, access, error=str(exc), status=400)
+    return RedirectResponse(f"/projects/{access.project.id}/insights?done=renamed", status_code=303)
+
+
+@router.post("/projects/{project_id}/insights/saved/{insight_id}/delete")
+def delete_insight(
+    insight_id: int, request: Request, access: ProjectAccess = Depends(require_member(Role.operator))
+) -> Response:
+    """Delete a saved insight; its tiles leave every dashboard with it."""
+    try:
+        InsightService(runtime_of(request).metadata).delete(access.project.id, insight_id)
+    except NotFound:
+        raise ConsoleError(404, "not_found") from None
+    return RedirectResponse(f"/projects/{access.project.id}/insights?done=deleted", status_code=303)
 
 
 @router.get("/projects/{project_id}/insights/{kind}")

@@ -13,6 +13,7 @@ from opsloop.users.persons import find_person
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.home_pages import suggested_names
 from opsloop.web.console.rendering import _localtime, gettext_for, render
+from opsloop.web.console.stage_pages import STAGE_LABELS
 
 router = console_router()
 # Before Settings, so that the administrative entries stay last.
@@ -90,10 +91,14 @@ def person_page(
         runtime.store, pid, person.distinct_ids, limit=TIMELINE_PAGE + 1, offset=(page - 1) * TIMELINE_PAGE
     )
     seen = person_seen(runtime.store, pid, person.distinct_ids)
+    stage = runtime.segments.stages.stage_of(runtime.project_context(pid), str(person.id))
+    _ = gettext_for(request)
     context = {
         "person": person,
         "distinct_id": id,
         "seen": seen,
+        "stage": _(STAGE_LABELS[stage]) if stage else None,
+        "tags": runtime.segments.tags.of_person(pid, str(person.id)),
         "first_seen": _localtime(seen.first_seen, tz),
         "last_seen": _localtime(seen.last_seen, tz),
         "created": _localtime(person.created_at, tz),

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from opsloop.accounts.administration import ProjectAdministration
+from opsloop.accounts.administration import ProjectAdministration, create_project
 from opsloop.accounts.roles import Role
 from opsloop.accounts.sessions import ActiveSession
 from opsloop.accounts.users import AccountError
@@ -29,10 +29,45 @@ NOTICES = {
 AUDIT_PAGE = 50
 
 
+def _can_create(request: Request, session: ActiveSession) -> bool:
+    projects = runtime_of(request).accounts.users.projects_of(session.user.id)
+    return any(p.role == Role.admin for p in projects)
+
+
 @router.get("/projects")
 def project_list(request: Request, session: ActiveSession = Depends(require_user)) -> Response:
-    """The projects the user is a member of."""
-    return render(request, "console/projects.html")
+    """The projects the user is a member of, and (for admins) a form to create one."""
+    context = {"can_create": _can_create(request, session), "timezones": sorted(zoneinfo.available_timezones())}
+    return render(request, "console/projects.html", context)
+
+
+@router.post("/projects")
+async def new_project(request: Request, session: ActiveSession = Depends(require_user)) -> Response:
+    """Create a project (admins of a project only); the creator is its admin and sees its first API key once."""
+    form = await request.form()
+    runtime = runtime_of(request)
+    try:
+        created = create_project(
+            runtime.accounts,
+            runtime.projects,
+            actor=session.user,
+            name=_field(form, "name", 300),
+            timezone=_field(form, "timezone", 100) or "UTC",
+            week_start=_field(form, "week_start", 20) or "monday",
+        )
+    except AccountError as exc:
+        context = {
+            "can_create": _can_create(request, session),
+            "timezones": sorted(zoneinfo.available_timezones()),
+            "error": str(exc),
+        }
+        return render(request, "console/projects.html", context, status=403 if exc.code == "forbidden" else 400)
+    access = ProjectAccess(created.project, Role.admin, session)
+    request.state.project_access = access
+    _ = gettext_for(request)
+    shown = {"label": _("The new project's API key"), "value": created.api_key}
+    notice = _("Project created. Send events with its capture token; query and administer it with the API key.")
+    return render(request, "console/settings.html", _settings_context(request, access, new_secret=shown, notice=notice))
 
 
 @router.get("/projects/{project_id}")

@@ -55,6 +55,9 @@ PROJECT_NAV: list[NavItem] = [
     NavItem(N_("Persons"), "/persons"),
     NavItem(N_("Segments"), "/segments"),
     NavItem(N_("Catalogue"), "/catalogue"),
+    NavItem(N_("RFM"), "/rfm"),
+    NavItem(N_("User stages"), "/lifecycle-stages"),
+    NavItem(N_("Tags"), "/tags"),
     NavItem(N_("Live events"), "/events"),
     NavItem(N_("Feedback"), "/feedback"),
     NavItem(N_("Surveys"), "/surveys"),
@@ -75,6 +78,7 @@ ACTION_LABELS = {
     AuditAction.token_created: N_("Capture token created"),
     AuditAction.token_revoked: N_("Capture token revoked"),
     AuditAction.project_settings_changed: N_("Settings changed"),
+    AuditAction.project_created: N_("Project created"),
     AuditAction.password_changed: N_("Password changed"),
 }
 

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from opsloop.accounts.roles import Role
+from opsloop.feedback.schemas import FeedbackFilter
 from opsloop.requirements.errors import RequirementInvalid
 from opsloop.requirements.schemas import STATUSES, RequirementDetail, RequirementUpdate
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
@@ -27,22 +28,48 @@ REQUIREMENT_STATUSES = {
     "declined": N_("Declined"),
 }
 assert tuple(REQUIREMENT_STATUSES) == STATUSES
+DONE_NOTICES = {
+    "saved": N_("Requirement saved."),
+    "linked": N_("Feedback linked: reach and score are counted again."),
+    "unlinked": N_("Feedback unlinked."),
+    "voted": N_("Votes updated."),
+}
+ROADMAP_LANGUAGES = {"en": "English", "zh": "中文", "es": "Español"}
+#: Inbox items offered by the link search box.
+CANDIDATES = 20
 
 
 def _refused(exc: RequirementInvalid) -> ConsoleError:
     return ConsoleError(404, "not_found") if exc.status == 404 else ConsoleError(exc.status, str(exc))
 
 
-@router.get("/projects/{project_id}/requirements")
-async def board_page(request: Request, access: ProjectAccess = Depends(require_member())) -> Response:
-    """The board: one column per status, each sorted by RICE score."""
-    board = await run_in_threadpool(runtime_of(request).requirements.list, access.project.id)
+async def board_view(
+    request: Request, access: ProjectAccess, *, error: str | None = None, status: int = 200
+) -> Response:
+    """The board page, with the public roadmap settings (and an error next to them, if any)."""
+    runtime = runtime_of(request)
+    board = await run_in_threadpool(runtime.requirements.list, access.project.id)
+    roadmap = await run_in_threadpool(runtime.roadmaps.settings, access.project.id)
     columns: dict[str, list[Any]] = {status: [] for status in STATUSES}
     for item in board.items:
         columns.setdefault(item.status, []).append(item)
-    return render(
-        request, "console/requirements.html", {"columns": columns, "statuses": REQUIREMENT_STATUSES, "board": board}
-    )
+    context = {
+        "columns": columns,
+        "statuses": REQUIREMENT_STATUSES,
+        "board": board,
+        "roadmap": roadmap,
+        "roadmap_languages": ROADMAP_LANGUAGES,
+        "error": error,
+        "notice": request.query_params.get("done") == "roadmap" and error is None,
+        "deleted": request.query_params.get("done") == "deleted" and error is None,
+    }
+    return render(request, "console/requirements.html", context, status=status)
+
+
+@router.get("/projects/{project_id}/requirements")
+async def board_page(request: Request, access: ProjectAccess = Depends(require_member())) -> Response:
+    """The board: one column per status, each sorted by RICE score."""
+    return await board_view(request, access)
 
 
 @router.get("/projects/{project_id}/requirements/{requirement_id}")
@@ -50,6 +77,23 @@ async def requirement_page(
     requirement_id: int, request: Request, access: ProjectAccess = Depends(require_member())
 ) -> Response:
     """A requirement: RICE, linked feedback quotes, revenue of its persons, target metric before and after."""
+    return await requirement_view(request, access, requirement_id)
+
+
+async def _candidates(request: Request, access: ProjectAccess, query: str, linked: set[int]) -> list[Any]:
+    """Inbox items whose text contains `query`, not yet linked (for the link search box)."""
+    if not query:
+        return []
+    found = await run_in_threadpool(
+        runtime_of(request).feedback.search, access.project.id, FeedbackFilter(q=query, limit=CANDIDATES)
+    )
+    return [item for item in found.items if item.id not in linked]
+
+
+async def requirement_view(
+    request: Request, access: ProjectAccess, requirement_id: int, *, error: str | None = None, status: int = 200
+) -> Response:
+    """A requirement's page (with an error of a refused change shown at the top, if any)."""
     reports = runtime_of(request).requirement_reports
     detail: RequirementDetail | None = None
     metric_error = None
@@ -62,14 +106,27 @@ async def requirement_page(
         # The target metric cannot run (e.g. its event was renamed): show the rest, and say why.
         metric_error = str(exc)
         requirement = await run_in_threadpool(runtime_of(request).requirements.get, access.project.id, requirement_id)
+    query = request.query_params.get("fq", "").strip()[:200]
+    linked = {f.id for f in detail.feedback} if detail else set()
+    if detail is None:
+        items = await run_in_threadpool(
+            runtime_of(request).requirements.linked_items, access.project.id, requirement_id
+        )
+        linked = {i.id for i in items}
+    done = request.query_params.get("done", "")
     context = {
         "detail": detail,
         "requirement": requirement,
         "metric_error": metric_error,
         "statuses": REQUIREMENT_STATUSES,
-        "notice": request.query_params.get("done") == "status",
+        "notice": done == "status",
+        "done": done if done in DONE_NOTICES and error is None else "",
+        "done_notices": DONE_NOTICES,
+        "error": error,
+        "link_query": query,
+        "candidates": await _candidates(request, access, query, linked) if access.can(Role.operator) else [],
     }
-    return render(request, "console/requirement.html", context)
+    return render(request, "console/requirement.html", context, status=status)
 
 
 @router.get("/projects/{project_id}/requirements/{requirement_id}/prd.md")

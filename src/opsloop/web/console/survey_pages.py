@@ -1,5 +1,5 @@
 """Survey console pages: the list, a survey's results (with CSV export), activate / stop; thin shells over
-`opsloop.surveys` (definitions are created and edited through the API this round)."""
+`opsloop.surveys` (the editor is in `survey_editor_pages`)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,13 @@ async def surveys_page(request: Request, access: ProjectAccess = Depends(require
     metadata = runtime_of(request).metadata
     surveys = await run_in_threadpool(_manager(request).list, access.project.id)
     counts = await run_in_threadpool(response_counts, metadata, access.project.id)
-    return render(request, "console/surveys.html", {"surveys": surveys, "counts": counts, "statuses": SURVEY_STATUSES})
+    context = {
+        "surveys": surveys,
+        "counts": counts,
+        "statuses": SURVEY_STATUSES,
+        "deleted": request.query_params.get("done") == "deleted",
+    }
+    return render(request, "console/surveys.html", context)
 
 
 def _charts(results: SurveyResults) -> dict[str, Any]:
@@ -104,6 +110,7 @@ async def results_page(
         "breakdown": breakdown.strip(),
         "open_text_shown": OPEN_TEXT_SHOWN,
         "notice": request.query_params.get("done") in {"active", "stopped"},
+        "saved": request.query_params.get("done") == "saved",
     }
     return render(request, "console/survey_results.html", context)
 
@@ -146,3 +153,15 @@ async def change_status(
     except SurveyInvalid as exc:
         raise ConsoleError(400, str(exc)) from None
     return RedirectResponse(f"/projects/{access.project.id}/surveys/{survey_id}?done={status}", status_code=303)
+
+
+@router.post("/projects/{project_id}/surveys/{survey_id}/delete")
+async def delete_survey(
+    survey_id: int, request: Request, access: ProjectAccess = Depends(require_member(Role.operator))
+) -> Response:
+    """Delete a survey with its impressions and responses (its events stay in the events store)."""
+    try:
+        await run_in_threadpool(_manager(request).delete, access.project.id, survey_id)
+    except SurveyNotFound:
+        raise ConsoleError(404, "not_found") from None
+    return RedirectResponse(f"/projects/{access.project.id}/surveys?done=deleted", status_code=303)

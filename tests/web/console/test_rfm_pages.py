@@ -1,0 +1,158 @@
+"""The RFM console page: grid, segments, movement, an edited map, "Make a segment"; roles, CSRF, isolation."""
+
+from __future__ import annotations
+
+import html as htmllib
+import json
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from opsloop.accounts.roles import Role
+from tests.web.console.conftest import ConsoleHarness
+from tests.web.console.event_log import XSS
+from tests.web.console.user_ops_data import load_buyers
+
+
+def _cell(page: str, r: int, f: int) -> str:
+    """The text of one grid cell, tags removed."""
+    match = re.search(rf'data-r="{r}" data-f="{f}">(.*?)</td>', page, re.S)
+    assert match, (r, f)
+    return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split())
+
+
+def _segment_rows(page: str) -> dict[str, list[str]]:
+    body = page.split('<table class="rfm-segments">', 1)[1].split("</table>", 1)[0]
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
+        cells = [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        if cells:
+            rows[htmllib.unescape(cells[0])] = cells[1:4]
+    return rows
+
+
+def test_grid_segments_and_movement_of_five_buyers(console: ConsoleHarness) -> None:
+    load_buyers(console.runtime, console.pid)
+    client = console.signed_in("vi@example.com", Role.viewer)
+    page = client.get(f"/projects/{console.pid}/rfm").text
+    # Defaults: the KPI purchase event and revenue property, 365 days. Five buyers, 10 per purchase:
+    # b<k> buys k times, so revenue 10 + 20 + 30 + 40 + 50 = 150, and b<k> lands in cell (R k, F k).
+    assert "5 buyers, revenue 150.00, in the last 365 days." in page
+    assert _cell(page, 5, 5) == "Champions Buyers: 1 50.00"
+    assert _cell(page, 4, 4) == "Loyal Buyers: 1 40.00"
+    assert _cell(page, 3, 3) == "Need Attention Buyers: 1 30.00"
+    assert _cell(page, 1, 1) == "Hibernating Buyers: 1 10.00"
+    assert _cell(page, 5, 1) == "New customers Buyers: 0 0.00"  # the standard "New" segment, shown translated
+    rows = _segment_rows(page)
+    # Hibernating holds R1-2 x F1-2: b1 and b2, 2 of 5 buyers, 10 + 20.
+    assert rows["Hibernating"] == ["2", "40.0%", "30.00"]
+    assert rows["Champions"] == ["1", "20.0%", "50.00"]
+    # 30 days ago nobody had bought: all five moved from "not a buyer" into their segment.
+    assert "5 persons changed segment" in page
+    assert re.search(r"<td>\(not a buyer\)</td><td>Hibernating</td><td class=\"num\">2</td>", page)
+    # A viewer looks but makes no segment.
+    assert "Make a segment" not in page
+
+
+def test_an_edited_map_names_the_cells_and_bad_input_is_named(console: ConsoleHarness) -> None:
+    load_buyers(console.runtime, console.pid)
+    client = console.signed_in("vi@example.com", Role.viewer)
+    base = f"/projects/{console.pid}/rfm"
+    # Two rules: "Top" = R4-5 x F4-5 (b4, b5), then "Rest" = everything else (b1, b2, b3); an empty row is dropped.
+    params = {
+        "event": "purchase",
+        "amount": "revenue",
+        "days": "30",
+        "rule_name": ["Top", "Rest", ""],
+        "rule_r_lo": ["4", "1", "1"],
+        "rule_r_hi": ["5", "5", "5"],
+        "rule_f_lo": ["4", "1", "1"],
+        "rule_f_hi": ["5", "5", "5"],
+    }
+    page = client.get(base, params=params).text
+    assert _segment_rows(page) == {"Top": ["2", "40.0%", "90.00"], "Rest": ["3", "60.0%", "60.00"]}
+    assert _cell(page, 2, 5) == "Rest Buyers: 0 0.00"
+    bad = client.get(base, params={**params, "rule_r_lo": ["5", "1", "1"], "rule_r_hi": ["2", "5", "5"]})
+    assert bad.status_code == 400 and "segment_map.0 (Top): scores are 1 to 5, low before high" in bad.text
+    days = client.get(base, params={"days": "soon"})
+    assert days.status_code == 400 and "days: must be a whole number" in days.text
+    window = client.get(base, params={"days": "0"})
+    assert window.status_code == 400 and "lookback_days: Input should be greater than or equal to 1" in window.text
+    nobody = client.get(base, params={"event": "refund"}).text
+    assert "No buyers" in nobody and "No person did refund in the last 365 days" in nobody
+
+
+#: The RFM settings a "Make a segment" form carries (the page's defaults, standard map).
+DEFAULT_RFM = json.dumps({"value_event": "purchase", "amount_property": "revenue", "lookback_days": 365})
+
+
+def _make(client: TestClient, console: ConsoleHarness, **fields: str) -> Any:
+    """Press a "Make a segment" button: the RFM settings of the form on the page (or the defaults)."""
+    page = client.get(f"/projects/{console.pid}/rfm").text
+    found = re.search(r'name="rfm" value="([^"]+)"', page)
+    rfm = htmllib.unescape(found.group(1)) if found else DEFAULT_RFM
+    token = console.csrf(client, f"/projects/{console.pid}/rfm")
+    return client.post(f"/projects/{console.pid}/rfm/segment", data={"rfm": rfm, "csrf_token": token, **fields})
+
+
+def test_operator_makes_segments_from_a_cell_and_a_named_segment(console: ConsoleHarness) -> None:
+    load_buyers(console.runtime, console.pid)
+    client = console.signed_in("op@example.com", Role.operator)
+    page = client.get(f"/projects/{console.pid}/rfm").text
+    assert page.count("Make a segment") == 25 + 10  # every cell and every segment of the map, empty ones too
+    made = _make(client, console, cell="5,5")
+    assert made.status_code == 303
+    sid = int(made.headers["location"].rsplit("/", 1)[1])
+    assert made.headers["location"] == f"/projects/{console.pid}/segments/{sid}"
+    segments = console.runtime.segments
+    info = segments.get(console.pid, sid)
+    assert info.name == "RFM R5 F5" and info.kind == "dynamic"
+    ctx = console.runtime.project_context(console.pid)
+    assert segments.refresh(ctx, sid).size == 1  # b5 alone
+    # The same cell again gets a numbered name rather than an error.
+    again = _make(client, console, cell="5,5")
+    assert segments.get(console.pid, int(again.headers["location"].rsplit("/", 1)[1])).name == "RFM R5 F5 (2)"
+    hibernating = _make(client, console, segment="Hibernating")
+    hid = int(hibernating.headers["location"].rsplit("/", 1)[1])
+    assert segments.get(console.pid, hid).name == "RFM Hibernating" and segments.refresh(ctx, hid).size == 2
+    bad = _make(client, console, cell="6,1")
+    assert bad.status_code == 400 and "cell: give R and F scores from 1 to 5" in bad.text
+    both = _make(client, console, cell="1,1", segment="Loyal")
+    assert both.status_code == 400 and "one of them" in both.text
+    broken = client.post(
+        f"/projects/{console.pid}/rfm/segment",
+        data={
+            "rfm": json.dumps({"value_event": "purchase"}),
+            "cell": "1,1",
+            "csrf_token": console.csrf(client, "/projects"),
+        },
+    )
+    assert broken.status_code == 400 and "rfm.amount_property: Field required" in broken.text
+
+
+def test_roles_csrf_and_isolation(console: ConsoleHarness) -> None:
+    load_buyers(console.runtime, console.pid)
+    viewer = console.signed_in("vi@example.com", Role.viewer)
+    assert _make(viewer, console, cell="5,5").status_code == 403
+    operator = console.signed_in("op@example.com", Role.operator)
+    rfm = DEFAULT_RFM
+    no_token = operator.post(f"/projects/{console.pid}/rfm/segment", data={"rfm": rfm, "cell": "5,5"})
+    assert no_token.status_code == 403 and console.runtime.segments.saved(console.pid) == []
+    other = console.runtime.projects.create("Other shop")
+    outsider = console.signed_in("out@example.com", Role.admin, project=other)
+    assert outsider.get(f"/projects/{console.pid}/rfm").status_code == 404
+    token = console.csrf(outsider, "/projects")
+    sneaky = outsider.post(
+        f"/projects/{console.pid}/rfm/segment", data={"rfm": rfm, "cell": "5,5", "csrf_token": token}
+    )
+    assert sneaky.status_code == 404 and console.runtime.segments.saved(console.pid) == []
+
+
+def test_map_names_are_escaped(console: ConsoleHarness) -> None:
+    load_buyers(console.runtime, console.pid)
+    client = console.signed_in("vi@example.com", Role.viewer)
+    params = {"rule_name": [XSS], "rule_r_lo": ["1"], "rule_r_hi": ["5"], "rule_f_lo": ["1"], "rule_f_hi": ["5"]}
+    page = client.get(f"/projects/{console.pid}/rfm", params=params).text
+    assert XSS not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert _segment_rows(page)[XSS] == ["5", "100.0%", "150.00"]
