@@ -24,6 +24,7 @@ from opsloop.users.static_lists import ListInvalid
 from opsloop.web.console.access import ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.home_pages import suggested_names
 from opsloop.web.console.rendering import N_, gettext_for, render
+from opsloop.web.console.rfm_pages import RFM_LABELS
 from opsloop.web.console.segment_pages import KIND_LABELS, first_error, segment_or_404
 from opsloop.web.console.segment_summary import STAGE_LABELS, Summary
 
@@ -132,6 +133,7 @@ async def _page(
         "chosen": chosen,
         "dimension_labels": dict(choices),
         "stage_labels": STAGE_LABELS,
+        "rfm_labels": RFM_LABELS,
         "not_set": N_("(not set)"),
         "query": urlencode([("dim", k) for k in chosen]),
         "error": error,

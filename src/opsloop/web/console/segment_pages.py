@@ -27,6 +27,7 @@ from opsloop.web.console.catalogue_refresh import refreshes
 from opsloop.web.console.home_pages import suggested_names
 from opsloop.web.console.insight_pages import INLINE_CATALOGUE_EVENTS
 from opsloop.web.console.rendering import N_, gettext_for, render
+from opsloop.web.console.rfm_pages import RFM_LABELS
 from opsloop.web.console.segment_summary import STAGE_LABELS
 
 router = console_router()
@@ -97,7 +98,7 @@ def _editor_data(request: Request, access: ProjectAccess, segment_id: int | None
         "tags": [t.tag for t in runtime.segments.tags.listing(pid)],
         "segments": others,
         "stages": [{"value": s, "label": _(STAGE_LABELS[s])} for s in STAGES],
-        "rfm_segments": [rule.name for rule in STANDARD_MAP],
+        "rfm_segments": [[rule.name, _(RFM_LABELS[rule.name])] for rule in STANDARD_MAP],
         "catalogue_ready": runtime.catalogue.refreshed_at(pid) is not None,
         "purchase_event": kpis.purchase_event,
         "revenue_property": kpis.revenue_property,

@@ -20,6 +20,7 @@ from opsloop.users.definitions import (
     Window,
 )
 from opsloop.web.console.rendering import N_
+from opsloop.web.console.rfm_pages import RFM_LABELS
 
 OPS = {
     "eq": N_("equals"),
@@ -126,8 +127,9 @@ class Summary:
             stages = ", ".join(self._(STAGE_LABELS[s]) for s in c.stages)
             parts = [w(N_("Lifecycle stage is one of")), (stages, False)]
         elif isinstance(c, RfmSegmentCondition):
+            names = [self._(RFM_LABELS[s]) if s in RFM_LABELS else s for s in c.segments]
             cells = [f"R{r}F{f}" for r, f in c.cells]
-            parts = [w(N_("RFM segment is one of")), (", ".join([*c.segments, *cells]), True)]
+            parts = [w(N_("RFM segment is one of")), (", ".join([*names, *cells]), True)]
             parts += [w(N_("by")), (f"{c.rfm.value_event} / {c.rfm.amount_property}", True)]
         else:  # pragma: no cover - every condition type is handled above
             parts = [(type(c).__name__, False)]

@@ -207,7 +207,7 @@
             input(T.value_event, c.rfm.value_event, { list: "seg-events", class: "name-input" }, function (v) { c.rfm.value_event = v.trim(); save(); }),
             input(T.amount_property, c.rfm.amount_property, { list: "seg-event-props", class: "name-input" }, function (v) { c.rfm.amount_property = v.trim(); save(); }),
             input(T.lookback, c.rfm.lookback_days, { type: "number", min: 1, max: 3660, class: "num-input" }, function (v) { c.rfm.lookback_days = number(v); save(); })]),
-            el("div", { class: "seg-fields" }, [checks(T.rfm_names, cfg.rfm_segments.map(function (s) { return [s, s]; }), c.segments || [], function (picked) { c.segments = picked; save(); })]),
+            el("div", { class: "seg-fields" }, [checks(T.rfm_names, cfg.rfm_segments, c.segments || [], function (picked) { c.segments = picked; save(); })]),
             el("div", { class: "seg-fields" }, [el("span", { class: "muted", text: T.rfm_cells }),
               input(T.rfm_cells, (c.cells || []).map(function (rf) { return rf.join(","); }).join("; "), { class: "value-input", placeholder: "5,5; 4,5" }, function (v) {
                 c.cells = v.split(";").map(function (pair) { return pair.split(",").map(function (n) { return Number(n.trim()); }); })
