@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from opsloop.web.console import (
     auth_pages,
+    catalogue_pages,
     dashboard_pages,
     feedback_entry_pages,
     feedback_pages,
@@ -25,6 +26,8 @@ from opsloop.web.console import (
     requirement_edit_pages,
     requirement_pages,
     rfm_pages,
+    segment_detail_pages,
+    segment_pages,
     stage_pages,
     survey_editor_pages,
     survey_pages,
@@ -67,6 +70,9 @@ def install_console(app: FastAPI) -> None:
     app.include_router(feedback_pages.router)
     app.include_router(survey_pages.router)
     app.include_router(requirement_pages.router)
+    app.include_router(segment_pages.router)  # before the segment page: `/segments/new` is not a segment id
+    app.include_router(segment_detail_pages.router)
+    app.include_router(catalogue_pages.router)
     app.include_router(rfm_pages.router)
     app.include_router(stage_pages.router)
     app.include_router(tag_pages.router)

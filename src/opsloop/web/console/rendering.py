@@ -53,6 +53,8 @@ PROJECT_NAV: list[NavItem] = [
     NavItem(N_("Insights"), "/insights"),
     NavItem(N_("Dashboards"), "/dashboards"),
     NavItem(N_("Persons"), "/persons"),
+    NavItem(N_("Segments"), "/segments"),
+    NavItem(N_("Catalogue"), "/catalogue"),
     NavItem(N_("RFM"), "/rfm"),
     NavItem(N_("User stages"), "/lifecycle-stages"),
     NavItem(N_("Tags"), "/tags"),
