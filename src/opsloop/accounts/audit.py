@@ -27,6 +27,7 @@ class AuditAction(StrEnum):
     token_revoked = "token_revoked"
     project_settings_changed = "project_settings_changed"
     password_changed = "password_changed"
+    rfm_settings_changed = "rfm_settings_changed"
 
 
 @dataclass(frozen=True)

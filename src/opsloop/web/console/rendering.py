@@ -77,6 +77,7 @@ ACTION_LABELS = {
     AuditAction.token_revoked: N_("Capture token revoked"),
     AuditAction.project_settings_changed: N_("Settings changed"),
     AuditAction.password_changed: N_("Password changed"),
+    AuditAction.rfm_settings_changed: N_("RFM settings changed"),
 }
 
 
