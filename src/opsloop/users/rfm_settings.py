@@ -75,7 +75,7 @@ class RfmSettingsService:
         """The settings of a project that saved none: the KPI purchase event and revenue property, 365 days,
         the standard map."""
         kpi = load_kpi_config(self.metadata, project_id)
-        return RfmSettings(value_event=kpi.purchase_event, amount_property=kpi.revenue_property)
+        return RfmSettings.model_validate({"value_event": kpi.purchase_event, "amount_property": kpi.revenue_property})
 
     def settings(self, project_id: int) -> RfmSettings:
         """The project's saved settings (the defaults until saved)."""

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from opsloop.accounts.roles import Role
+from opsloop.users.rfm_settings import RfmSettings
 from tests.web.console.conftest import ConsoleHarness
 from tests.web.console.event_log import XSS
 from tests.web.console.user_ops_data import load_buyers
@@ -156,6 +157,15 @@ def test_map_names_are_escaped(console: ConsoleHarness) -> None:
     params = {"rule_name": [XSS], "rule_r_lo": ["1"], "rule_r_hi": ["5"], "rule_f_lo": ["1"], "rule_f_hi": ["5"]}
     page = client.get(f"/projects/{console.pid}/rfm", params=params).text
     assert XSS not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert _segment_rows(page)[XSS] == ["5", "100.0%", "150.00"]
+    # Saved settings with markup in their names are escaped too (the operator's "Project default" line).
+    evil = RfmSettings.model_validate(
+        {"value_event": XSS, "amount_property": XSS, "segment_map": [{"name": XSS, "r": [1, 5], "f": [1, 5]}]}
+    )
+    console.runtime.segments.rfm_settings.save(console.pid, evil)
+    operator = console.signed_in("op@example.com", Role.operator)
+    page = operator.get(f"/projects/{console.pid}/rfm", params={"event": "purchase", "amount": "revenue"}).text
+    assert "Project default: &lt;script&gt;alert(1)&lt;/script&gt; / &lt;script&gt;" in page and XSS not in page
     assert _segment_rows(page)[XSS] == ["5", "100.0%", "150.00"]
 
 
