@@ -84,6 +84,13 @@ def test_rfm_movement_and_segments_use_the_saved_map(live_server: LiveServer) ->
     assert best["name"] == "RFM Best"
     assert best["definition"]["conditions"][0]["rfm"]["segment_map"] == TWO_RULES
     assert client.get(url(project, f"/segments/{best['id']}/size"), headers=headers).json()["size"] == 1
+    # A portrait's RFM dimension with no `rfm`: the saved settings. Best (ann) is all of the segment; of the
+    # three persons, ann is Best, bob Rest and cat (no purchase) has no RFM segment.
+    dims = {"dimensions": [{"type": "rfm_segment"}]}
+    r = client.post(url(project, f"/segments/{best['id']}/portrait"), json=dims, headers=headers)
+    assert r.status_code == 200, r.text
+    rows = {row["value"]: (row["segment_persons"], row["all_persons"]) for row in r.json()["dimensions"][0]["rows"]}
+    assert rows["Best"] == (1, 1) and rows["Rest"] == (0, 1)
     r = client.post(url(project, "/rfm/segments"), json={"rfm": {}, "segment": "Champions"}, headers=headers)
     assert r.status_code == 400 and "not a segment of the map" in r.json()["detail"]
     r = client.post(
