@@ -27,7 +27,8 @@ from opsloop.surveys.management import SurveyManager, SurveyView
 from opsloop.surveys.results import SurveyResults, load_results
 from opsloop.users.catalogue import CatalogueItem, EntryKind
 from opsloop.users.definitions import Group
-from opsloop.users.rfm import RfmQuery, RfmResult, run_rfm
+from opsloop.users.rfm import RfmResult, RfmRule, run_rfm
+from opsloop.users.rfm_settings import RfmSettings, given_fields
 from opsloop.users.segments import SegmentInfo, SegmentInput
 
 if TYPE_CHECKING:
@@ -96,10 +97,38 @@ class Project:
         """Materialise a segment's members and add its size to the history."""
         return self._runtime.segments.refresh(self.ctx, segment_id)
 
-    def rfm(self, value_event: str, amount_property: str, lookback_days: int = 365) -> RfmResult:
-        """RFM scores of the buyers: the R x F grid with buyers and revenue, and totals per segment."""
-        query = RfmQuery(value_event=value_event, amount_property=amount_property, lookback_days=lookback_days)
+    def rfm(
+        self,
+        value_event: str | None = None,
+        amount_property: str | None = None,
+        lookback_days: int | None = None,
+        *,
+        segment_map: list[dict[str, Any]] | list[RfmRule] | None = None,
+    ) -> RfmResult:
+        """RFM scores of the buyers: the R x F grid with buyers and revenue, and totals per segment; what is
+        not given comes from the project's RFM settings (`rfm_settings()`)."""
+        given = {
+            "value_event": value_event,
+            "amount_property": amount_property,
+            "lookback_days": lookback_days,
+            "segment_map": segment_map,
+        }
+        query = self._runtime.segments.rfm_settings.query(self.id, {k: v for k, v in given.items() if v is not None})
         return run_rfm(self._runtime.store, self.ctx, query)
+
+    def rfm_settings(self) -> RfmSettings:
+        """The project's RFM settings: value event, amount property, look-back days, segment map."""
+        return self._runtime.segments.rfm_settings.settings(self.id)
+
+    def save_rfm_settings(self, settings: dict[str, Any] | RfmSettings | None = None, **changes: Any) -> RfmSettings:
+        """Save the project's RFM settings: `settings` (fields left out take the defaults, as the HTTP `PUT`),
+        or the current ones changed by keyword (`value_event`, `amount_property`, `lookback_days`, `segment_map`)."""
+        service = self._runtime.segments.rfm_settings
+        if settings is None:
+            base = service.settings(self.id).model_dump(mode="json")
+        else:
+            base = {**service.defaults(self.id).model_dump(mode="json"), **given_fields(settings)}
+        return service.save(self.id, RfmSettings.model_validate({**base, **given_fields(changes)}))
 
     def import_segment_list(self, segment_id: int, csv_text: str, *, replace: bool = True) -> SegmentInfo:
         """Load a static segment's ids from CSV text (header `distinct_id` or `person_id`)."""

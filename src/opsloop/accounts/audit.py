@@ -28,6 +28,7 @@ class AuditAction(StrEnum):
     project_settings_changed = "project_settings_changed"
     password_changed = "password_changed"
     project_created = "project_created"
+    rfm_settings_changed = "rfm_settings_changed"
 
 
 @dataclass(frozen=True)

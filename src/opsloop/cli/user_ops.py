@@ -22,6 +22,7 @@ from opsloop.users.operations import movement, save_tag_rule, segment_from_rfm, 
 from opsloop.users.portrait import Dimension, portrait_csv
 from opsloop.users.refresh import refresh_project
 from opsloop.users.rfm import RfmQuery
+from opsloop.users.rfm_movement import RfmMovement
 from opsloop.users.tag_rules import TagRule
 from opsloop.users.tags import TagAssignment, TagMissing
 
@@ -222,7 +223,12 @@ def rfm_movement(
 ) -> None:
     """How many persons moved between RFM segments since the previous period."""
     query = _valid(lambda: RfmQuery(value_event=event, amount_property=amount, lookback_days=days))
-    result = _run(lambda rt: movement(rt.segments, rt.project_context(project), query, period), data_dir)
+
+    def moved(rt: Runtime) -> RfmMovement:
+        completed = rt.segments.rfm_settings.query(project, query)
+        return movement(rt.segments, rt.project_context(project), completed, period)
+
+    result = _run(moved, data_dir)
     if as_json:
         _echo(result)
         return
@@ -250,7 +256,12 @@ def rfm_segment(
             console.print("[red]error:[/] --cell: give `R,F`, two scores 1 to 5")
             raise typer.Exit(2)
         at = (int(parts[0]), int(parts[1]))
-    info = _run(lambda rt: segment_from_rfm(rt.segments, project, query, segment=segment, cell=at, name=name), data_dir)
+    info = _run(
+        lambda rt: segment_from_rfm(
+            rt.segments, project, rt.segments.rfm_settings.query(project, query), segment=segment, cell=at, name=name
+        ),
+        data_dir,
+    )
     console.print(f"segment {info.id} created: {info.name}")
 
 

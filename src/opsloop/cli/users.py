@@ -269,13 +269,16 @@ def rfm(
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    """RFM: the 5 x 5 R x F grid with buyers, revenue and segment names."""
+    """RFM: the 5 x 5 R x F grid with buyers, revenue and segment names (the project's saved segment map)."""
     try:
         query = RfmQuery(value_event=event, amount_property=amount, lookback_days=days)
     except ValidationError as exc:
         console.print(f"[red]error:[/] {exc.errors()[0]['msg']}")
         raise typer.Exit(2) from None
-    result = _call(lambda rt: run_rfm(rt.store, rt.project_context(project), query), data_dir)
+    result = _call(
+        lambda rt: run_rfm(rt.store, rt.project_context(project), rt.segments.rfm_settings.query(project, query)),
+        data_dir,
+    )
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return

@@ -14,6 +14,7 @@ from opsloop.users.portrait import Dimension, Portrait
 from opsloop.users.refresh import RefreshReport, refresh_project
 from opsloop.users.rfm import RfmQuery
 from opsloop.users.rfm_movement import RfmMovement
+from opsloop.users.rfm_settings import RfmSettings
 from opsloop.users.segments import SegmentInfo, SegmentService
 from opsloop.users.tag_rules import TagRule
 from opsloop.users.tags import TagAssignment, TagImport, TagInfo
@@ -71,21 +72,40 @@ class ProjectUserOps:
         return self.segments.stages.stage_of(self.ctx, person_id)
 
     # RFM, portraits, refresh
+    def rfm_settings(self, **changes: Any) -> RfmSettings:
+        """The project's RFM settings, changed first by any of `value_event`, `amount_property`,
+        `lookback_days`, `segment_map`."""
+        service = self.segments.rfm_settings
+        current = service.settings(self._id)
+        if not changes:
+            return current
+        return service.save(self._id, RfmSettings.model_validate({**current.model_dump(mode="json"), **changes}))
+
     def rfm_movement(
-        self, value_event: str, amount_property: str, lookback_days: int = 365, period_days: int = 30
+        self,
+        value_event: str | None = None,
+        amount_property: str | None = None,
+        lookback_days: int | None = None,
+        period_days: int = 30,
     ) -> RfmMovement:
-        """How many persons moved between RFM segments since `period_days` days ago."""
-        query = RfmQuery(value_event=value_event, amount_property=amount_property, lookback_days=lookback_days)
+        """How many persons moved between RFM segments since `period_days` days ago (what is not given:
+        the project's RFM settings)."""
+        given = {"value_event": value_event, "amount_property": amount_property, "lookback_days": lookback_days}
+        query = self.segments.rfm_settings.query(self._id, {k: v for k, v in given.items() if v is not None})
         return movement(self.segments, self.ctx, query, period_days)
 
     def rfm_segment(
-        self, rfm: dict[str, Any] | RfmQuery, *, segment: str | None = None, cell: tuple[int, int] | None = None,
+        self,
+        rfm: dict[str, Any] | RfmQuery | None = None,
+        *,
+        segment: str | None = None,
+        cell: tuple[int, int] | None = None,
         name: str | None = None,
-    ) -> SegmentInfo:  # fmt: skip
-        """Save a segment holding the buyers of one RFM segment or cell."""
-        return segment_from_rfm(
-            self.segments, self._id, RfmQuery.model_validate(rfm), segment=segment, cell=cell, name=name
-        )
+    ) -> SegmentInfo:
+        """Save a segment holding the buyers of one RFM segment or cell (fields `rfm` leaves out, such as
+        `segment_map`: the project's RFM settings)."""
+        query = self.segments.rfm_settings.query(self._id, rfm)
+        return segment_from_rfm(self.segments, self._id, query, segment=segment, cell=cell, name=name)
 
     def portrait(
         self,

@@ -45,11 +45,18 @@ def segment_portrait(
     events_days: int = 30,
     events_limit: int = 10,
 ) -> Portrait:
-    """The portrait of a saved segment (`segment_id`) or of an unsaved definition, against all persons."""
+    """The portrait of a saved segment (`segment_id`) or of an unsaved definition, against all persons (an
+    `rfm_segment` dimension's missing `rfm`, or the fields it leaves out: the project's RFM settings)."""
     if (segment_id is None) == (definition is None):
         raise ValueError("segment_id: give a saved segment or a definition, one of them")
     if not 1 <= events_days <= 3660 or not 1 <= events_limit <= 100:
         raise ValueError("events_days: 1 to 3660 days, events_limit: 1 to 100")
+    dimensions = [
+        d.model_copy(update={"rfm": segments.rfm_settings.query(ctx.project_id, d.rfm)})
+        if d.type == "rfm_segment"
+        else d
+        for d in dimensions
+    ]
     library = segments.library(ctx.project_id)
     ctx = dataclasses.replace(ctx, segments=library)
     builder = QueryBuilder(segments.store.dialect, ctx)

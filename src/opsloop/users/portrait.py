@@ -37,7 +37,9 @@ class Dimension(Model):
         "the birth-year property (default `birth_year`)",
     )
     age_source: Literal["birth_year", "age"] = Field("birth_year", description="`age_band`: what the property holds")
-    rfm: RfmQuery | None = Field(None, description="`rfm_segment`: how RFM is computed")
+    rfm: RfmQuery | None = Field(
+        None, description="`rfm_segment`: how RFM is computed (none, or no map: the project's RFM settings)"
+    )
 
     @model_validator(mode="after")
     def _fits(self) -> Dimension:
@@ -45,8 +47,6 @@ class Dimension(Model):
             raise ValueError(f"property: a `{self.type}` dimension needs a property")
         if self.property is not None:
             check_name(self.property, "property")
-        if self.type == "rfm_segment" and self.rfm is None:
-            raise ValueError("rfm: an `rfm_segment` dimension needs `rfm` (value_event, amount_property...)")
         return self
 
     def label(self) -> str:
@@ -123,7 +123,8 @@ def _value(
             ]
         ), None
     if dimension.type == "rfm_segment":
-        assert dimension.rfm is not None
+        if dimension.rfm is None:
+            raise ValueError("rfm: an `rfm_segment` dimension needs `rfm` (value_event, amount_property...)")
         return col("segment", "d"), person_segments(dimension.rfm, builder)
     return col("stage", "d"), person_stages(thresholds, builder)
 

@@ -31,6 +31,7 @@ from opsloop.users.definitions import (
     TagCondition,
     referenced_segments,
 )
+from opsloop.users.rfm_settings import RfmSettingsService
 from opsloop.users.segment_library import SegmentInvalid, SegmentLibrary, SegmentSpec, check_no_cycle
 from opsloop.users.segment_sql import count_members, definition_members, member_ids
 from opsloop.users.stages import StageService
@@ -108,6 +109,7 @@ class SegmentService:
         self.catalogue = CatalogueService(metadata, store)
         self.tags = TagService(metadata, store)
         self.stages = StageService(metadata, store)
+        self.rfm_settings = RfmSettingsService(metadata)
 
     # -- reading ------------------------------------------------------------------------------------------
 

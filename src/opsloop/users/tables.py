@@ -113,9 +113,10 @@ class TagRuleRow(Base):
 
 
 class UserOpsSettings(Base):
-    """A project's user-operations settings: lifecycle thresholds (days)."""
+    """A project's user-operations settings: lifecycle thresholds (days) and RFM settings (none: the defaults)."""
 
     __tablename__ = "user_ops_settings"
 
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     lifecycle: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rfm: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

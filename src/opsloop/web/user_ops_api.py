@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field, model_validator
 
@@ -20,14 +21,16 @@ from opsloop.users.portrait import Dimension, Portrait, portrait_csv
 from opsloop.users.refresh import refresh_project
 from opsloop.users.rfm import RfmQuery
 from opsloop.users.rfm_movement import RfmMovement
+from opsloop.users.rfm_settings import RfmSettings
 from opsloop.users.segments import SegmentInfo
 from opsloop.users.tag_rules import TagRule
 from opsloop.users.tags import TagAssignment, TagImport, TagInfo, TagMissing
 from opsloop.web.api import authorised_project, get_runtime
-from opsloop.web.users_api import _body, _call
+from opsloop.web.users_api import _body, _call, _json, _validated
 
 router = APIRouter(prefix="/api/projects/{project_id}")
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 async def _run(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -51,7 +54,7 @@ class MovementQuery(BaseModel):
     """The RFM settings and how far back the previous period is."""
 
     model_config = {"extra": "forbid"}
-    rfm: RfmQuery
+    rfm: RfmQuery = Field(description="fields left out come from the project's RFM settings")
     period_days: int = Field(30, ge=1, le=3660)
 
 
@@ -59,7 +62,7 @@ class RfmSegmentRequest(BaseModel):
     """A saved segment from an RFM segment name or a cell."""
 
     model_config = {"extra": "forbid"}
-    rfm: RfmQuery
+    rfm: RfmQuery = Field(description="fields left out come from the project's RFM settings")
     segment: str | None = None
     cell: tuple[int, int] | None = None
     name: str | None = None
@@ -211,12 +214,43 @@ async def lifecycle_counts(
 # -- RFM ----------------------------------------------------------------------------------------------------
 
 
+async def _with_saved_rfm(request: Request, runtime: Runtime, project_id: int, model: type[M]) -> M:
+    """The body as a model whose `rfm` (absent, or its fields left out) is completed by the saved settings."""
+    raw = await _json(request)
+    if isinstance(raw, dict) and (raw.get("rfm") is None or isinstance(raw.get("rfm"), dict)):
+        completed = await run_in_threadpool(runtime.segments.rfm_settings.completed, project_id, raw.get("rfm"))
+        raw = {**raw, "rfm": completed}
+    return _validated(model, raw)
+
+
+@router.get("/rfm/settings")
+async def rfm_settings(
+    project_id: int = Depends(authorised_project), runtime: Runtime = Depends(get_runtime)
+) -> RfmSettings:
+    """The project's RFM settings: value event, amount property, look-back days and segment map."""
+    return await _run(runtime.segments.rfm_settings.settings, project_id)
+
+
+@router.put("/rfm/settings")
+async def set_rfm_settings(
+    request: Request, project_id: int = Depends(authorised_project), runtime: Runtime = Depends(get_runtime)
+) -> RfmSettings:
+    """Replace the project's RFM settings (fields left out take the defaults)."""
+    raw = await _json(request)
+    if not isinstance(raw, dict):
+        raise HTTPException(400, "body: send the RFM settings as a JSON object")
+    service = runtime.segments.rfm_settings
+    defaults = await run_in_threadpool(service.defaults, project_id)
+    settings = _validated(RfmSettings, {**defaults.model_dump(mode="json"), **raw})
+    return await _run(service.save, project_id, settings)
+
+
 @router.post("/rfm/movement")
 async def rfm_movement(
     request: Request, project_id: int = Depends(authorised_project), runtime: Runtime = Depends(get_runtime)
 ) -> RfmMovement:
     """How many persons moved between RFM segments since `period_days` days ago."""
-    body = await _body(request, MovementQuery)
+    body = await _with_saved_rfm(request, runtime, project_id, MovementQuery)
     return await _run(movement, runtime.segments, runtime.project_context(project_id), body.rfm, body.period_days)
 
 
@@ -225,7 +259,7 @@ async def rfm_segment(
     request: Request, project_id: int = Depends(authorised_project), runtime: Runtime = Depends(get_runtime)
 ) -> SegmentInfo:
     """Save a segment holding the buyers of one RFM segment or cell ("one click")."""
-    body = await _body(request, RfmSegmentRequest)
+    body = await _with_saved_rfm(request, runtime, project_id, RfmSegmentRequest)
     return await _run(
         segment_from_rfm, runtime.segments, project_id, body.rfm, segment=body.segment, cell=body.cell, name=body.name
     )

@@ -40,16 +40,27 @@ async def _call(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise HTTPException(400, f"the query failed: {exc}") from None
 
 
-async def _body(request: Request, model: type[M]) -> M:
-    """The JSON body as a model; a 400 naming the first field at fault."""
+async def _json(request: Request) -> Any:
+    """The JSON body, unvalidated; a 400 when it is not JSON."""
     try:
-        return model.model_validate(orjson.loads(await request.body()))
+        return orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
         raise HTTPException(400, f"the body is not valid JSON: {exc}") from None
+
+
+def _validated(model: type[M], raw: Any) -> M:
+    """A JSON value as a model; a 400 naming the first field at fault."""
+    try:
+        return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise HTTPException(400, f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    """The JSON body as a model; a 400 naming the first field at fault."""
+    return _validated(model, await _json(request))
 
 
 # -- catalogue ----------------------------------------------------------------------------------------------
@@ -196,7 +207,11 @@ async def import_list(
 async def rfm(
     request: Request, project_id: int = Depends(authorised_project), runtime: Runtime = Depends(get_runtime)
 ) -> RfmResult:
-    """RFM scores of the buyers: the 5 x 5 R x F grid with buyers and revenue, and totals per segment."""
-    query = await _body(request, RfmQuery)
+    """RFM scores of the buyers: the 5 x 5 R x F grid with buyers and revenue, and totals per segment; fields
+    the body leaves out (`segment_map`, ...) come from the project's RFM settings."""
+    raw = await _json(request)
+    if isinstance(raw, dict):
+        raw = await run_in_threadpool(runtime.segments.rfm_settings.completed, project_id, raw)
+    query = _validated(RfmQuery, raw)
     ctx = runtime.project_context(project_id)
     return await _call(run_rfm, runtime.store, ctx, query, timeout=runtime.settings.query_timeout_seconds)

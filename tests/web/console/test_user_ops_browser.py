@@ -114,3 +114,34 @@ def test_rfm_make_a_segment_stages_and_tags(demo_shop: LiveConsole, page: Any) -
     assert "R × F 矩阵" in page.locator("main").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "rfm-zh.png"), full_page=True)
     assert not errors
+
+
+def test_rfm_map_saved_as_the_project_default(demo_shop: LiveConsole, page: Any) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in_with_browser(page, demo_shop.url, demo_shop.email)
+    pid = demo_shop.project.project.id
+    base = f"{demo_shop.url}/projects/{pid}"
+    _open(page, f"{base}/rfm")
+    assert page.locator("#rfm-default button").count() == 0  # the defaults are what the page runs
+    # Rename the first rule and shorten the window, run, then save that as the project's default.
+    page.click("#segment-map summary")
+    page.fill("input[name=rule_name] >> nth=0", "Stars")
+    page.fill("#rfm-days", "90")
+    with page.expect_navigation():
+        page.click("#segment-map button.primary")
+    with page.expect_navigation():
+        page.click("text=Save as project default")
+    page.wait_for_load_state("networkidle")
+    assert "Saved as the project's default RFM settings" in page.locator("[role=status].alert-ok").inner_text()
+    assert "in the last 90 days" in page.locator("p.summary").inner_text()
+    assert page.locator("input[name=rule_name] >> nth=0").input_value() == "Stars"
+    saved = demo_shop.runtime.segments.rfm_settings.settings(pid)
+    assert saved.segment_map[0].name == "Stars" and saved.lookback_days == 90
+    page.click("#segment-map summary")
+    page.screenshot(path=str(SCREENSHOTS / "rfm-default-en.png"), full_page=True)
+    with page.expect_navigation():
+        page.click("text=Reset to the standard map")
+    assert demo_shop.runtime.segments.rfm_settings.settings(pid).segment_map[0].name == "Champions"
+    assert page.locator("#rfm-default button").count() == 0
+    assert not errors

@@ -80,6 +80,7 @@ ACTION_LABELS = {
     AuditAction.project_settings_changed: N_("Settings changed"),
     AuditAction.project_created: N_("Project created"),
     AuditAction.password_changed: N_("Password changed"),
+    AuditAction.rfm_settings_changed: N_("RFM settings changed"),
 }
 
 

@@ -1,6 +1,7 @@
 """The RFM console page: the value event, amount and look-back window, the 5 x 5 R x F grid, the segments of
-an (editable) map, the movement between segments, and "Make a segment" from a cell or a segment; thin shells
-over `opsloop.users.rfm`, `rfm_movement` and `operations`."""
+an (editable) map, the movement between segments, "Make a segment" from a cell or a segment, and saving the
+settings as the project's default; thin shells over `opsloop.users.rfm`, `rfm_movement`, `rfm_settings` and
+`operations`."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from opsloop.accounts.audit import AuditAction
 from opsloop.accounts.roles import Role
-from opsloop.dashboards.kpi_settings import load_kpi_config
 from opsloop.store.events import QueryFailed, QueryTimeout
 from opsloop.users.operations import movement, segment_from_rfm
 from opsloop.users.rfm import STANDARD_MAP, UNMAPPED, RfmQuery, RfmResult, RfmRule, run_rfm
 from opsloop.users.rfm_movement import NOT_A_BUYER, RfmMovement
+from opsloop.users.rfm_settings import RfmSettings
 from opsloop.users.segment_library import SegmentInvalid
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
@@ -84,19 +86,18 @@ def _map_from(params: Any) -> list[RfmRule] | None:
     return rules
 
 
-def query_from(params: Any, default_event: str, default_amount: str) -> tuple[RfmQuery, int]:
-    """The RFM query and movement period of the page's form (defaults: the KPI purchase event, 365 days)."""
+def query_from(params: Any, saved: RfmSettings) -> tuple[RfmQuery, int]:
+    """The RFM query and movement period of the page's form (what it leaves out: the project's settings)."""
     period = _whole(params.get("period", "30") or "30", "period")
     if not 1 <= period <= 3660:
         raise ValueError("period: 1 to 3660 days")
     raw = {
-        "value_event": (params.get("event") or default_event).strip(),
-        "amount_property": (params.get("amount") or default_amount).strip(),
-        "lookback_days": _whole(params.get("days", "365") or "365", "days"),
+        "value_event": (params.get("event") or saved.value_event).strip(),
+        "amount_property": (params.get("amount") or saved.amount_property).strip(),
+        "lookback_days": _whole(params.get("days") or str(saved.lookback_days), "days"),
     }
     rules = _map_from(params)
-    if rules is not None:
-        raw["segment_map"] = rules
+    raw["segment_map"] = rules if rules is not None else saved.segment_map
     try:
         return RfmQuery.model_validate(raw), period
     except ValidationError as exc:
@@ -151,8 +152,8 @@ def _moves(moved: RfmMovement, label: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _map_rows(query: RfmQuery | None) -> list[dict[str, Any]]:
-    rules = list(query.segment_map if query else STANDARD_MAP)
+def _map_rows(query: RfmQuery | None, saved: RfmSettings) -> list[dict[str, Any]]:
+    rules = list(query.segment_map if query else saved.segment_map)
     rows = [{"name": r.name, "r": r.r, "f": r.f} for r in rules]
     return rows + [{"name": "", "r": (1, 5), "f": (1, 5)}] * min(SPARE_RULES, 25 - len(rows))
 
@@ -167,13 +168,14 @@ async def rfm_page(request: Request, access: ProjectAccess = Depends(require_mem
     def label(name: str) -> str:
         return _(RFM_LABELS[name]) if name in RFM_LABELS else name
 
-    kpi = await run_in_threadpool(load_kpi_config, runtime.metadata, pid)
-    context: dict[str, Any] = {"error": None, "result": None, "periods": PERIODS, "label": label}
+    saved = await run_in_threadpool(runtime.segments.rfm_settings.settings, pid)
+    done = request.query_params.get("done")
+    context: dict[str, Any] = {"error": None, "result": None, "periods": PERIODS, "label": label, "done": done}
     status = 200
     query: RfmQuery | None = None
     period = 30
     try:
-        query, period = query_from(request.query_params, kpi.purchase_event, kpi.revenue_property)
+        query, period = query_from(request.query_params, saved)
     except ValueError as exc:
         context["error"], status = str(exc), 400
     if query is not None:
@@ -190,18 +192,71 @@ async def rfm_page(request: Request, access: ProjectAccess = Depends(require_mem
     context.update(
         query=query,
         form={
-            "event": request.query_params.get("event") or kpi.purchase_event,
-            "amount": request.query_params.get("amount") or kpi.revenue_property,
-            "days": request.query_params.get("days") or "365",
+            "event": request.query_params.get("event") or saved.value_event,
+            "amount": request.query_params.get("amount") or saved.amount_property,
+            "days": request.query_params.get("days") or str(saved.lookback_days),
             "period": period,
         },
-        map_rows=_map_rows(query),
+        map_rows=_map_rows(query, saved),
         rfm_json=query.model_dump_json() if query else "",
         event_names=names,
         property_names=props,
         can_make=access.can(Role.operator),
+        saved=saved,
+        is_saved=query is not None and query.model_dump() == saved.model_dump(),
+        is_standard=list(saved.segment_map) == list(STANDARD_MAP),
     )
     return render(request, "console/rfm.html", context, status=status)
+
+
+async def _posted_query(request: Request, access: ProjectAccess, text: str) -> RfmQuery:
+    """The RFM settings a form carries as JSON (what they leave out: the project's settings); 400 if bad."""
+    try:
+        raw = orjson.loads(text or "null")
+    except orjson.JSONDecodeError:
+        raw = None
+    if not isinstance(raw, dict):
+        raise ConsoleError(400, "rfm: the RFM settings are missing; run RFM again")
+    service = runtime_of(request).segments.rfm_settings
+    try:
+        return await run_in_threadpool(service.query, access.project.id, raw)
+    except ValidationError as exc:
+        raise ConsoleError(400, "rfm." + _first_error(exc)) from None
+
+
+@router.post("/projects/{project_id}/rfm/settings")
+async def save_settings(request: Request, access: ProjectAccess = Depends(require_member(Role.operator))) -> Response:
+    """Save the page's value event, amount, look-back window and map as the project's RFM settings
+    (`action=reset`: the standard map again, the rest kept); audited."""
+    form = await request.form()
+    runtime = runtime_of(request)
+    service = runtime.segments.rfm_settings
+    pid = access.project.id
+    reset = _field(form, "action", 20) == "reset"
+    if reset:
+        current = await run_in_threadpool(service.settings, pid)
+        raw = {**current.model_dump(mode="json"), "segment_map": [r.model_dump(mode="json") for r in STANDARD_MAP]}
+    else:
+        raw = (await _posted_query(request, access, _field(form, "rfm", 20_000))).model_dump(mode="json")
+    try:
+        settings = RfmSettings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConsoleError(400, "rfm." + _first_error(exc)) from None
+    await run_in_threadpool(service.save, pid, settings)
+    details = {
+        "value_event": settings.value_event,
+        "amount_property": settings.amount_property,
+        "lookback_days": str(settings.lookback_days),
+        "segment_map": "standard" if reset else ", ".join(r.name for r in settings.segment_map)[:400],
+    }
+    await run_in_threadpool(
+        runtime.accounts.audit.record,
+        AuditAction.rfm_settings_changed,
+        actor=access.user,
+        project_id=pid,
+        details=details,
+    )
+    return RedirectResponse(f"/projects/{pid}/rfm?done={'reset' if reset else 'saved'}", status_code=303)
 
 
 def _create(runtime: Any, pid: int, query: RfmQuery, segment: str | None, cell: tuple[int, int] | None) -> int:
@@ -221,12 +276,7 @@ def _create(runtime: Any, pid: int, query: RfmQuery, segment: str | None, cell: 
 async def make_segment(request: Request, access: ProjectAccess = Depends(require_member(Role.operator))) -> Response:
     """Save a dynamic segment holding the buyers of one RFM segment or (R, F) cell, then open it."""
     form = await request.form()
-    try:
-        query = RfmQuery.model_validate(orjson.loads(_field(form, "rfm", 20_000) or "null"))
-    except orjson.JSONDecodeError:
-        raise ConsoleError(400, "rfm: the RFM settings are missing; run RFM again") from None
-    except ValidationError as exc:
-        raise ConsoleError(400, "rfm." + _first_error(exc)) from None
+    query = await _posted_query(request, access, _field(form, "rfm", 20_000))
     segment = _field(form, "segment", 100).strip() or None
     cell: tuple[int, int] | None = None
     raw_cell = _field(form, "cell", 10).strip()
