@@ -287,7 +287,8 @@ def tile_result(
         "rows": jsonable_encoder(rows[:TILE_ROWS]),
         "truncated": len(rows) > TILE_ROWS,
         "range_applied": dated and (date_from is not None or date_to is not None),
-        "own_dates": not dated,
+        # The dashboard has a range that this query cannot take: the tile says it shows its saved query.
+        "own_dates": not dated and (date_from is not None or date_to is not None),
         "figure": chart_of(result, gettext_for(request)) if tile.insight.kind in FIGURE_KINDS else None,
     }
     return JSONResponse(jsonable_encoder(answer), headers={"Cache-Control": "no-store"})

@@ -73,10 +73,12 @@
 
   // Paths (Sankey), funnels (bars with conversion) and retention (heat map): the insight page's own figure,
   // made by the server (web/console/insight_charts.py, names escaped there), sized for a tile.
-  var FIGURE_SIZES = { paths: 340, funnel: 260, retention: 300 };
+  var FIGURE_SIZES = { paths: 340, funnel: 260 };
   function figure(container, answer) {
     var layout = Object.assign({}, answer.figure.layout, {
-      height: FIGURE_SIZES[answer.kind] || layoutBase.height,
+      // A heat map grows with its cohorts (as on the insight page), up to a tile's worth.
+      height: answer.kind === "retention" ? Math.min(Math.max(answer.figure.layout.height || 0, 260), 480)
+        : FIGURE_SIZES[answer.kind] || layoutBase.height,
       font: Object.assign({}, answer.figure.layout.font, { size: 11 })
     });
     if (answer.kind === "paths") { layout.margin = { l: 8, r: 8, t: 8, b: 8 }; }
