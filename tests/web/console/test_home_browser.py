@@ -30,6 +30,7 @@ def _prepare(live: LiveConsole) -> int:
     )
     retention = {"kind": "retention", "start_event": "signed_up", "return_event": "$pageview", "period": "week"}
     insights.create(pid, "Weekly retention", retention)
+    insights.create(pid, "After sign-up", {"kind": "paths", "start_event": "signed_up", "steps": 4})
     return pid
 
 
@@ -70,26 +71,66 @@ def test_home_dashboard_tiles_persons_and_events(live_console: LiveConsole, page
     page.click("text=Create dashboard")
     page.wait_for_load_state("networkidle")
     assert page.locator("h1").inner_text() == "Morning check"
-    for label in ("Page views per day (trends)", "Sign-up to purchase (funnel)", "Weekly retention (retention)"):
+    for label in (
+        "Page views per day (trends)",
+        "Sign-up to purchase (funnel)",
+        "Weekly retention (retention)",
+        "After sign-up (paths)",
+    ):
         page.select_option("#insight_id", label=label)
         page.click("text=Add to dashboard")
         page.wait_for_load_state("networkidle")
     titles = page.locator(".tile h2 a")
-    assert titles.all_inner_texts() == ["Page views per day", "Sign-up to purchase", "Weekly retention"]
-    page.wait_for_selector('.tile-chart[data-drawn="true"] >> nth=2', timeout=30_000)
-    assert page.locator(".tile-chart.js-plotly-plot").count() == 3  # all drawn by Plotly
+    assert titles.all_inner_texts() == [
+        "Page views per day",
+        "Sign-up to purchase",
+        "Weekly retention",
+        "After sign-up",
+    ]
+    page.wait_for_selector('.tile-chart[data-drawn="true"] >> nth=3', timeout=30_000)
+    assert page.locator(".tile-chart.js-plotly-plot").count() == 4  # all drawn by Plotly
     assert page.locator(".tile-chart .heatmaplayer").count() == 1  # retention as a heat map
+    assert page.locator(".tile-chart svg .sankey").count() == 1  # paths as a Sankey
+    assert page.locator(".tile-chart .sankey-node").count() >= 3
     page.locator(".tile").first.get_by_role("button", name="Move Page views per day down").focus()
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert titles.all_inner_texts() == ["Sign-up to purchase", "Page views per day", "Weekly retention"]
+    assert titles.all_inner_texts() == [
+        "Sign-up to purchase",
+        "Page views per day",
+        "Weekly retention",
+        "After sign-up",
+    ]
     page.select_option(".tile >> nth=2 >> select[name=size]", "full")  # submits on change
     page.wait_for_selector(".tile-full")
-    page.wait_for_selector('.tile-chart[data-drawn="true"] >> nth=2', timeout=30_000)
+    page.select_option(".tile >> nth=3 >> select[name=size]", "full")
+    page.wait_for_selector(".tile-full >> nth=1")
+
+    # One date range for every tile: the insights' own dates by default; a preset reloads the page with the
+    # range in its URL, and each tile's data URL carries the days.
+    assert page.locator("#range").input_value() == "own"
+    assert "Asia/Shanghai" in page.locator(".dashboard-range").inner_text()
+    with page.expect_navigation():
+        page.select_option("#range", "last_7")  # submits on change
+    assert "range=last_7" in page.url
+    assert page.locator("#range").input_value() == "last_7" and page.input_value("#date_from") != ""
+    page.wait_for_selector('.tile-chart[data-drawn="true"] >> nth=3', timeout=30_000)
+    data_urls = page.locator(".tile-chart").evaluate_all("els => els.map(e => e.getAttribute('data-url'))")
+    date_from, date_to = page.input_value("#date_from"), page.input_value("#date_to")
+    assert all(u.endswith(f"?date_from={date_from}&date_to={date_to}") for u in data_urls), data_urls
+    assert page.locator(".tile-chart svg .sankey").count() == 1
+    points = "document.querySelector('#tile-{} .tile-chart').data[0].x.length"
+    trend_tile = page.locator(".tile", has_text="Page views per day").get_attribute("data-tile-id")
+    assert page.evaluate(points.format(trend_tile)) == 7  # the trend redrawn over 7 days
+    with page.expect_navigation():
+        page.select_option("#range", "last_30")
+    assert "range=last_30" in page.url
+    page.wait_for_selector('.tile-chart[data-drawn="true"] >> nth=3', timeout=30_000)
+    assert page.evaluate(points.format(trend_tile)) == 30
     _shot(page, "dashboard-en.png", full_page=True)
     page.locator(".tile").first.get_by_role("button", name="Remove Sign-up to purchase").click()
     page.wait_for_load_state("networkidle")
-    assert titles.all_inner_texts() == ["Page views per day", "Weekly retention"]
+    assert titles.all_inner_texts() == ["Page views per day", "Weekly retention", "After sign-up"]
 
     # Persons and the person page; escaped event names do not run.
     page.click("nav.sidebar >> text=Persons")

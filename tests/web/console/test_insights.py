@@ -368,8 +368,8 @@ def test_event_and_property_names_are_escaped_on_every_insight_page(
 ) -> None:
     console, client, _ = shop
     escaped = "&lt;script&gt;window.pwned=1&lt;/script&gt;"
-    own_scripts = ['<script src="/static/console.js" defer>', '<script src="/static/vendor/plotly.min.js" defer>',
-                   '<script src="/static/insights.js" defer>']  # fmt: skip
+    own_scripts = [f'<script src="/static/{name}" defer>'
+                   for name in ("console.js", "vendor/plotly.min.js", "date_range.js", "insights.js")]  # fmt: skip
     evil_params: dict[str, list[tuple[str, str]]] = {
         "trends": [("series_event", EVIL), ("series_math", "total"), ("series_property", ""), ("breakdown", EVIL)],
         "funnel": [("step", EVIL), ("step", "pageview")],

@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from opsloop.accounts.roles import Role
 from opsloop.dashboards.boards import TILE_SIZES, DashboardService, DashboardView
 from opsloop.dashboards.insights import InsightService, InvalidInput, NotFound, with_range
-from opsloop.query.registry import QueryInvalid, execute_query
+from opsloop.query.registry import QueryInvalid, execute_query, parse_query
 from opsloop.query.sql import SqlRejected
 from opsloop.store.events import QueryFailed, QueryTimeout
 from opsloop.web.console.access import ConsoleError, ProjectAccess, console_router, require_member, runtime_of
 from opsloop.web.console.auth_pages import _field
+from opsloop.web.console.dashboard_range import DASHBOARD_PRESETS, checked_dates, dashboard_range
+from opsloop.web.console.insight_charts import chart_of
 from opsloop.web.console.rendering import N_, gettext_for, render
 
 router = console_router()
@@ -23,6 +25,8 @@ router = console_router()
 
 #: Most rows of a tile's result sent to the page.
 TILE_ROWS = 500
+#: Kinds whose tile draws the insight page's own figure (Sankey, funnel bars with conversion, heat map).
+FIGURE_KINDS = frozenset({"paths", "funnel", "retention"})
 SIZE_LABELS = {"small": N_("Small"), "medium": N_("Medium"), "large": N_("Large"), "full": N_("Full width")}
 NOTICES = {
     "created": N_("Dashboard created."),
@@ -63,13 +67,21 @@ def _board_page(
     board = _board(request, access, dashboard_id)
     _ = gettext_for(request)
     pid = access.project.id
-    insights = InsightService(runtime_of(request).metadata).list(pid)
+    runtime = runtime_of(request)
+    insights = InsightService(runtime.metadata).list(pid)
+    today = runtime.project_context(pid).local_today()
+    chosen = dashboard_range(request.query_params, today)
+    if chosen.error and error is None:
+        error, status = (
+            _("These dates cannot be used: %(error)s. Each tile shows its own dates.") % {"error": chosen.error},
+            400,
+        )
     tiles: list[dict[str, Any]] = [
         {
             "tile": t,
             "insight_url": f"/projects/{pid}/insights/{t.insight.kind}"
             + (f"?q={t.insight.share_code}" if t.insight.share_code else ""),
-            "data_url": f"/projects/{pid}/dashboards/{board.id}/tiles/{t.id}/result",
+            "data_url": f"/projects/{pid}/dashboards/{board.id}/tiles/{t.id}/result" + chosen.tile_query(),
         }
         for t in board.tiles
     ]
@@ -80,11 +92,15 @@ def _board_page(
         "sizes": [(s, _(SIZE_LABELS[s])) for s in TILE_SIZES],
         "notice": _notice(request),
         "error": error,
+        "board_range": chosen,
+        "presets": DASHBOARD_PRESETS,
+        "today": today.isoformat(),
         "chart_text": {
             "loading": _("Running the insight…"),
             "failed": _("This insight could not be run:"),
             "table": _("Shown as a table (first rows)"),
             "empty": _("No data in this insight's date range."),
+            "own_dates": _("This insight has no date range: shown as saved."),
         },
     }
     return render(request, "console/dashboard.html", context, status=status)
@@ -258,12 +274,21 @@ def tile_result(
         return JSONResponse({"detail": f"no tile {tile_id} on dashboard {dashboard_id}"}, status_code=404)
     runtime = runtime_of(request)
     try:
-        query = with_range(tile.insight.query, None, None)
+        date_from, date_to = checked_dates(request.query_params.get("date_from"), request.query_params.get("date_to"))
+        # A query without dates (SQL) runs as saved; the answer says the dashboard's range was not applied.
+        dated = "date_from" in type(parse_query(tile.insight.query)).model_fields
+        query = with_range(tile.insight.query, date_from, date_to) if dated else parse_query(tile.insight.query)
         result = execute_query(runtime.store, runtime.project_context(access.project.id), query, runtime.settings)
     except (InvalidInput, QueryInvalid, SqlRejected, QueryFailed, QueryTimeout) as exc:
         return JSONResponse({"detail": str(exc)}, status_code=400)
     rows = result.rows()
-    return JSONResponse(
-        {"kind": tile.insight.kind, "rows": jsonable_encoder(rows[:TILE_ROWS]), "truncated": len(rows) > TILE_ROWS},
-        headers={"Cache-Control": "no-store"},
-    )
+    answer: dict[str, Any] = {
+        "kind": tile.insight.kind,
+        "rows": jsonable_encoder(rows[:TILE_ROWS]),
+        "truncated": len(rows) > TILE_ROWS,
+        "range_applied": dated and (date_from is not None or date_to is not None),
+        # The dashboard has a range that this query cannot take: the tile says it shows its saved query.
+        "own_dates": not dated and (date_from is not None or date_to is not None),
+        "figure": chart_of(result, gettext_for(request)) if tile.insight.kind in FIGURE_KINDS else None,
+    }
+    return JSONResponse(jsonable_encoder(answer), headers={"Cache-Control": "no-store"})

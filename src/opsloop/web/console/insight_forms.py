@@ -180,15 +180,24 @@ def _typed(text: str, value_type: str | None) -> Any:
     return text
 
 
-def range_dates(preset: str, today: dt.date) -> tuple[dt.date | None, dt.date | None]:
-    """The dates of a preset (last 30 days is the queries' own default: no dates, so saved ones stay relative)."""
-    if preset == "last_7":
-        return today - dt.timedelta(days=6), today
-    if preset == "last_90":
-        return today - dt.timedelta(days=89), today
+#: Days before today that a "last N days" preset starts (today included).
+PRESET_DAYS = {"last_7": 6, "last_30": 29, "last_90": 89}
+
+
+def preset_dates(preset: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The first and last day of a preset (None for `custom` and names that are no preset)."""
+    if preset in PRESET_DAYS:
+        return today - dt.timedelta(days=PRESET_DAYS[preset]), today
     if preset == "this_month":
         return today.replace(day=1), today
-    return None, None
+    return None
+
+
+def range_dates(preset: str, today: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The dates of a preset (last 30 days is the queries' own default: no dates, so saved ones stay relative)."""
+    if preset == "last_30":
+        return None, None
+    return preset_dates(preset, today) or (None, None)
 
 
 def _filters(params: Params, types: Mapping[tuple[str, str], str]) -> list[dict[str, Any]]:

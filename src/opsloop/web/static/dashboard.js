@@ -1,5 +1,7 @@
-// Dashboard tiles: run each tile's insight (fetch) and draw it: lines over dates, bars for labelled values,
-// otherwise a table that says it is one. Every text goes in through textContent or Plotly (escaped).
+// Dashboard tiles: run each tile's insight (fetch, over the dashboard's date range when one is chosen) and draw
+// it: the insight page's figure for paths (Sankey), funnels and retention, lines over dates, stacked bars for
+// lifecycle, bars for labelled values, otherwise a table that says it is one. Every text goes in through
+// textContent or Plotly (escaped).
 (function () {
   "use strict";
   var textBlock = document.getElementById("tile-text");
@@ -69,33 +71,38 @@
     container.appendChild(tableEl);
   }
 
-  // Retention: cohorts (rows) by period (columns), the share of each cohort that came back, as a heat map.
-  function retention(container, rows) {
-    var dates = [], periods = [], cells = {};
-    rows.forEach(function (r) {
-      if (dates.indexOf(r.date) < 0) { dates.push(r.date); }
-      if (periods.indexOf(r.period) < 0) { periods.push(r.period); }
-      cells[r.date + "|" + r.period] = r.size ? Math.round(r.count / r.size * 1000) / 10 : null;
+  // Paths (Sankey), funnels (bars with conversion) and retention (heat map): the insight page's own figure,
+  // made by the server (web/console/insight_charts.py, names escaped there), sized for a tile.
+  var FIGURE_SIZES = { paths: 340, funnel: 260 };
+  function figure(container, answer) {
+    var layout = Object.assign({}, answer.figure.layout, {
+      // A heat map grows with its cohorts (as on the insight page), up to a tile's worth.
+      height: answer.kind === "retention" ? Math.min(Math.max(answer.figure.layout.height || 0, 260), 480)
+        : FIGURE_SIZES[answer.kind] || layoutBase.height,
+      font: Object.assign({}, answer.figure.layout.font, { size: 11 })
     });
-    var z = dates.map(function (d) { return periods.map(function (p) { var v = cells[d + "|" + p]; return v === undefined ? null : v; }); });
-    window.Plotly.newPlot(container, [{
-      type: "heatmap", x: periods.map(String), y: dates, z: z, colorscale: "Blues", reversescale: true,
-      zmin: 0, zmax: 100, text: z.map(function (row) { return row.map(function (v) { return v === null ? "" : Math.round(v) + "%"; }); }),
-      texttemplate: "%{text}", hovertemplate: "%{y} +%{x}: %{z}%<extra></extra>",
-      colorbar: { ticksuffix: "%", thickness: 8 }
-    }], Object.assign({}, layoutBase, { showlegend: false, yaxis: { autorange: "reversed", type: "category" },
-      xaxis: { type: "category" }, margin: { l: 80, r: 10, t: 10, b: 30 } }), { displayModeBar: false, responsive: true });
+    if (answer.kind === "paths") { layout.margin = { l: 8, r: 8, t: 8, b: 8 }; }
+    else if (answer.kind === "retention") { layout.margin = { l: 130, r: 10, t: 30, b: 10 }; }
+    else { layout.margin = { l: 44, r: 10, t: 24, b: 56 }; }
+    window.Plotly.newPlot(container, answer.figure.data, layout, { displayModeBar: false, responsive: true });
+  }
+
+  // A line above a tile's chart (once), e.g. that the dashboard's dates do not apply to it.
+  function note(tile, message) {
+    if (tile.querySelector(".tile-note")) { return; }
+    var p = document.createElement("p");
+    p.className = "tile-note";
+    p.textContent = message;
+    tile.insertBefore(p, tile.querySelector(".tile-chart"));
   }
 
   function draw(container, answer) {
     var rows = answer.rows || [];
     container.textContent = "";
+    if (answer.own_dates) { note(container.parentNode, text.own_dates); }
     if (!rows.length) { container.textContent = text.empty; return; }
+    if (window.Plotly && answer.figure) { figure(container, answer); return; }
     var cols = columnsOf(rows);
-    if (window.Plotly && answer.kind === "retention" && "period" in rows[0] && "size" in rows[0]) {
-      retention(container, rows);
-      return;
-    }
     if (window.Plotly && "date" in rows[0] && cols.numeric.length) {
       if (answer.kind === "lifecycle") {
         var bars = timeSeries(rows, cols).map(function (t) { t.type = "bar"; delete t.mode; return t; });

@@ -1,4 +1,5 @@
-// Insight pages: draw the chart from the page's JSON, add/remove form rows, date presets, copy link, loading.
+// Insight pages: draw the chart from the page's JSON, add/remove form rows, copy link, loading (date presets:
+// date_range.js).
 (function () {
   "use strict";
 
@@ -50,28 +51,6 @@
       else if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(input.value).then(done); }
     }
   });
-
-  // Date presets: choosing one fills the dates; editing a date switches to "custom".
-  function pad(n) { return (n < 10 ? "0" : "") + n; }
-  function iso(d) { return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()); }
-  var preset = document.querySelector("[data-range-preset]");
-  var from = document.getElementById("date_from");
-  var to = document.getElementById("date_to");
-  if (preset && from && to) {
-    preset.addEventListener("change", function () {
-      var today = new Date(to.getAttribute("max") + "T12:00:00");
-      var days = { last_7: 6, last_30: 29, last_90: 89 }[preset.value];
-      if (days !== undefined) {
-        var start = new Date(today); start.setDate(start.getDate() - days);
-        from.value = iso(start); to.value = iso(today);
-      } else if (preset.value === "this_month") {
-        from.value = iso(new Date(today.getFullYear(), today.getMonth(), 1)); to.value = iso(today);
-      }
-    });
-    [from, to].forEach(function (input) {
-      input.addEventListener("change", function () { preset.value = "custom"; });
-    });
-  }
 
   // Loading state: a query can take seconds on a large project.
   var form = document.querySelector("[data-insight-form]");
