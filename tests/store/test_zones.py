@@ -46,9 +46,30 @@ def test_a_long_stretch_keeps_its_most_recent_changes() -> None:
     assert table.end == at("2024-01-01 00:00") and table.start >= at("2020-12-01 00:00")
 
 
+def differing_rows(
+    connection: duckdb.DuckDBPyConnection,
+    bucket: Bucket,
+    timezone: str,
+    week_start: str,
+    within: tuple[dt.datetime, dt.datetime],
+) -> tuple[int, dt.datetime | None]:
+    """How many rows of table `t` get another bucket from the fast form than from `timezone()`, and the first."""
+    dialect = DuckDBDialect()
+    ts = exp.column("ts")
+    fast = dialect.render(dialect.local_bucket(ts, bucket, timezone, week_start, within))
+    exact = dialect.render(dialect.local_bucket(ts, bucket, timezone, week_start, None))
+    assert "EPOCH_US" in fast.upper() and "EPOCH_US" not in exact.upper()
+    found = connection.execute(f"SELECT count(*), min(ts) FROM t WHERE ({fast}) IS DISTINCT FROM ({exact})").fetchone()
+    assert found is not None
+    return found[0], found[1]
+
+
 @pytest.mark.parametrize("timezone", ["Europe/Madrid", "America/New_York", "Australia/Lord_Howe", "Asia/Shanghai"])
-@pytest.mark.parametrize("bucket", ["hour", "day", "week", "month"])
-def test_fast_local_buckets_equal_the_timezone_database(timezone: str, bucket: Bucket) -> None:
+@pytest.mark.parametrize(
+    ("bucket", "week_start"),
+    [("hour", "monday"), ("day", "monday"), ("week", "monday"), ("week", "sunday"), ("month", "monday")],
+)
+def test_fast_local_buckets_equal_the_timezone_database(timezone: str, bucket: Bucket, week_start: str) -> None:
     """Every 7 minutes over two years, plus the seconds around each offset change, inside and outside the
     stretch the offsets were computed for: the fast bucket equals DuckDB's `timezone()` bucket."""
     within = (at("2023-06-01 00:00"), at("2024-12-01 00:00"))
@@ -62,11 +83,18 @@ def test_fast_local_buckets_equal_the_timezone_database(timezone: str, bucket: B
         " FROM range(150000) r(i)"
     )
     connection.executemany("INSERT INTO t VALUES (?)", [[edge] for edge in edges])
-    dialect = DuckDBDialect()
-    ts = exp.column("ts")
-    fast = dialect.render(dialect.local_bucket(ts, bucket, timezone, "sunday", within))
-    exact = dialect.render(dialect.local_bucket(ts, bucket, timezone, "sunday", None))
-    assert "MAKE_TIMESTAMP" in fast.upper() and "MAKE_TIMESTAMP" not in exact.upper()
-    query = f"SELECT count(*), min(ts) FROM t WHERE ({fast}) IS DISTINCT FROM ({exact})"
-    differing = connection.execute(query).fetchone()
-    assert differing is not None and differing[0] == 0, differing
+    assert differing_rows(connection, bucket, timezone, week_start, within) == (0, None)
+
+
+@pytest.mark.parametrize("timezone", ["America/Los_Angeles", "Pacific/Kiritimati", "UTC"])
+@pytest.mark.parametrize(("bucket", "week_start"), [("day", "monday"), ("week", "monday"), ("week", "sunday")])
+def test_fast_buckets_at_the_start_of_1970(timezone: str, bucket: Bucket, week_start: str) -> None:
+    """A stretch from 1970-01-01 UTC (first-time retention reads all history): west of Greenwich its first
+    hours are local 1969, a negative count of microseconds, still put in the right day and week."""
+    within = (at("1970-01-01 00:00"), at("1970-03-01 00:00"))
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(
+        "CREATE TABLE t AS SELECT TIMESTAMPTZ '1969-12-30 00:00:00+00' + to_minutes(i * 13) AS ts FROM range(7000) r(i)"
+    )
+    assert differing_rows(connection, bucket, timezone, week_start, within) == (0, None)
