@@ -148,11 +148,11 @@ def _aggregate(series: TrendsSeries, builder: QueryBuilder, condition: exp.Expre
     if series.math == "total":
         return only(exp.Count(this=exp.Star()))
     if series.math == "persons":
-        return only(exp.Count(this=exp.Distinct(expressions=[person])))
+        return builder.dialect.count_distinct(person, condition)
     if series.math == "per_person_avg":
         return exp.Div(
             this=exp.cast(only(exp.Count(this=exp.Star())), "DOUBLE"),
-            expression=only(exp.Count(this=exp.Distinct(expressions=[person]))),
+            expression=builder.dialect.count_distinct(person.copy(), condition.copy() if condition else None),
         )
     assert series.property is not None
     value = builder.number(builder.prop(series.property))

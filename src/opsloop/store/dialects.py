@@ -84,6 +84,11 @@ class Dialect:
         the timestamps fall in: a dialect may convert those faster (any timestamp stays exact)."""
         raise NotImplementedError
 
+    def count_distinct(self, value: exp.Expression, condition: exp.Expression | None = None) -> exp.Expression:
+        """Aggregate: how many distinct non-NULL values (of the rows where `condition` holds), exactly."""
+        counted = exp.Count(this=exp.Distinct(expressions=[value]))
+        return counted if condition is None else exp.Filter(this=counted, expression=exp.Where(this=condition))
+
     def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
         """Exact quantile with linear interpolation between closest ranks (numpy's default)."""
         raise NotImplementedError
@@ -495,6 +500,13 @@ class ClickHouseDialect(Dialect):
         if bucket == "week":
             return _fn("toStartOfWeek", ts, exp.Literal.number(1 if week_start == "monday" else 0), tz)
         return _fn("toStartOfMonth", ts, tz)
+
+    def count_distinct(self, value: exp.Expression, condition: exp.Expression | None = None) -> exp.Expression:
+        """`uniqExact(value)` / `uniqExactIf(value, condition)` (`COUNT(DISTINCT ...) FILTER` runs about 15%
+        slower here)."""
+        if condition is None:
+            return _fn("uniqExact", value)
+        return _fn("uniqExactIf", value, condition)
 
     def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
         """`quantileExactInclusive(q)(x)`."""
