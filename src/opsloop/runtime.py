@@ -8,7 +8,7 @@ import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from opsloop.analytics.timeframe import ProjectContext
+from opsloop.analytics.timeframe import ProjectContext, WeekStart
 from opsloop.config import Settings
 from opsloop.ingest.pipeline import IngestPipeline
 from opsloop.ingest.stats import IngestStats
@@ -117,7 +117,7 @@ class Runtime:
         info = self.projects.get(project_id)
         if info is None:
             raise ProjectError(f"project {project_id} does not exist")
-        week_start = "sunday" if info.week_start == "sunday" else "monday"
+        week_start: WeekStart = "sunday" if info.week_start == "sunday" else "monday"
         return ProjectContext(
             project_id=info.id,
             timezone=info.timezone,

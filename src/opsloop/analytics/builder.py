@@ -41,7 +41,7 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table, quoted=True)
 
 
-def num(value: float) -> exp.Literal:
+def num(value: float) -> exp.Literal | exp.Neg:
     """A numeric literal from a value opsloop computed (never from user text)."""
     return exp.Literal.number(value)
 
@@ -96,7 +96,7 @@ class QueryBuilder:
         """Text as a number (NULL when it is not one)."""
         return self.dialect.to_number(text)
 
-    def matches(self, rule: PropertyFilter, document: exp.Expression | None = None) -> exp.Expression:
+    def matches(self, rule: PropertyFilter, document: exp.Expression | None = None) -> exp.Expr:
         """The condition a property filter stands for (documented in docs/metrics.md, "Filters"), on the
         `ev` relation or on the properties in `document`."""
         if rule.type == "segment":
@@ -169,9 +169,9 @@ class QueryBuilder:
     @staticmethod
     def _joined_person() -> exp.Expression:
         """The person of a row of the events join in `events()`, after identity merges."""
-        return exp.func("coalesce", col(PERSON, "pdi"), col(PERSON, "e"))
+        return exp.Coalesce(this=col(PERSON, "pdi"), expressions=[col(PERSON, "e")])
 
-    def _equals(self, text: exp.Expression, value: str | int | float | bool) -> exp.Expression:
+    def _equals(self, text: exp.Expression, value: str | int | float | bool) -> exp.Expr:
         if isinstance(value, bool):
             return exp.EQ(this=text, expression=exp.Literal.string("true" if value else "false"))
         if isinstance(value, int | float):
@@ -204,7 +204,7 @@ class QueryBuilder:
         ts, interval = node.expressions
         return self.dialect.local_bucket(ts, interval.name, self.ctx.timezone, self.ctx.week_start, self.scanned)
 
-    def between(self, start: dt.datetime, end: dt.datetime, table: str | None = None) -> exp.Expression:
+    def between(self, start: dt.datetime, end: dt.datetime, table: str | None = None) -> exp.Expr:
         """`start <= timestamp < end` (UTC instants)."""
         ts = col(TIMESTAMP, table)
         return exp.and_(exp.GTE(this=ts, expression=self.value(start)), exp.LT(this=ts, expression=self.value(end)))
@@ -243,7 +243,7 @@ class QueryBuilder:
             .where(exp.EQ(this=exp.column("project_id"), expression=num(project)))
             .where(exp.Not(this=exp.column("is_deleted")))
         )
-        columns: list[exp.Expression] = [
+        columns: list[exp.Expr] = [
             exp.alias_(person, PERSON, quoted=True),
             # Aliased: ClickHouse would otherwise name a column `e.properties` when a join has another.
             exp.alias_(col(EVENT, "e"), EVENT, quoted=True),
@@ -268,7 +268,7 @@ class QueryBuilder:
                 persons.subquery("pp"), on=exp.EQ(this=col("id", "pp"), expression=person.copy()), join_type="left"
             )
             select = select.select(exp.alias_(col(PROPERTIES, "pp"), PERSON_PROPERTIES, quoted=True))
-        conditions: list[exp.Expression] = [
+        conditions: list[exp.Expr] = [
             exp.EQ(this=col("project_id", "e"), expression=num(project)),
             self.between(start, end, "e"),
         ]

@@ -115,7 +115,7 @@ class FunnelDefinition(RangeQuery):
 
 def _condition(builder: QueryBuilder, part: FunnelStep | FunnelExclusion) -> exp.Expr:
     """`part`'s event and filters on a row of the events join (`e`, `pp`)."""
-    conditions = [c for c in [builder.event_is([part.event], "e")] if c is not None]
+    conditions: list[exp.Expr] = [c for c in [builder.event_is([part.event], "e")] if c is not None]
     conditions += [builder.matches(f, col(PROPERTIES, "e" if f.type == "event" else "pp")) for f in part.filters]
     return exp.and_(*conditions) if conditions else exp.true()
 

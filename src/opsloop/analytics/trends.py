@@ -138,10 +138,10 @@ def compile_formula(text: str, series_count: int) -> Formula:
 # -- SQL -----------------------------------------------------------------------------------------------------
 
 
-def _aggregate(series: TrendsSeries, builder: QueryBuilder, condition: exp.Expression | None = None) -> exp.Expression:
+def _aggregate(series: TrendsSeries, builder: QueryBuilder, condition: exp.Expr | None = None) -> exp.Expr:
     """The aggregate a series' math computes over its events (those meeting `condition`, if given)."""
 
-    def only(aggregate: exp.Expression) -> exp.Expression:
+    def only(aggregate: exp.Expr) -> exp.Expr:
         return aggregate if condition is None else exp.Filter(this=aggregate, expression=exp.Where(this=condition))
 
     person = col(PERSON)

@@ -470,7 +470,7 @@ def _events(
     prod_cat = rng.integers(0, len(cat.PRODUCT_CATEGORIES), cat.N_PRODUCTS)
     med, sig = (np.array([pc_[i] for pc_ in cat.PRODUCT_CATEGORIES]) for i in (1, 2))
     price = np.round(med[prod_cat] * rng.lognormal(0.0, sig[prod_cat]), 0) - 0.01
-    price = np.round(np.maximum(price, 0.99), 2)
+    price = np.maximum(price, 0.99).round(2)  # the method: numpy's stubs type np.round of this as float16
     conv = (
         np.array([ch.purchase for ch in cat.CHANNELS])[people["channel"][sp]]
         * np.array(cat.PLATFORM_PURCHASE)[platform]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import numpy as np
 import orjson
@@ -189,7 +189,7 @@ def read_csv(path: Path, mapping: ColumnMapping, batch_rows: int) -> tuple[int, 
     return total, chunks()
 
 
-def _tell(fh: io.TextIOWrapper) -> int:
+def _tell(fh: TextIO) -> int:
     try:
         return fh.buffer.tell()
     except (OSError, AttributeError):
@@ -385,10 +385,10 @@ def import_file(
     summary.seconds = time.perf_counter() - started
     summary.rejects_path = str(rejects_path) if summary.rejected else None
     with writer.metadata.session() as session, session.begin():
-        run = session.get(ImportRun, run_id)
-        if run is not None:
-            run.status, run.finished_at = "done", utcnow()
-            run.rows_read, run.rows_stored, run.rows_rejected = (
+        finished = session.get(ImportRun, run_id)
+        if finished is not None:
+            finished.status, finished.finished_at = "done", utcnow()
+            finished.rows_read, finished.rows_stored, finished.rows_rejected = (
                 summary.rows_read,
                 summary.stored,
                 summary.rejected,

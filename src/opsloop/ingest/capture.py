@@ -87,7 +87,7 @@ def posthog_token(payload: Any, query_token: str | None) -> str | None:
     if not isinstance(payload, dict | list):
         raise CaptureError(400, "invalid_payload", 'the body must be an event object, an array, or {"batch": [...]}')
     if isinstance(payload, dict):
-        props = payload.get("properties") if isinstance(payload.get("properties"), dict) else {}
+        props = given if isinstance(given := payload.get("properties"), dict) else {}
         found = _first_string(
             payload.get("api_key"),
             payload.get("token"),

@@ -192,7 +192,7 @@ class EventWriter:
                 group_type, group_key = props.get("$group_type"), props.get("$group_key")
                 if not isinstance(group_type, str) or group_key is None:
                     continue
-                group_set = props.get("$group_set") if isinstance(props.get("$group_set"), dict) else {}
+                group_set = given if isinstance(given := props.get("$group_set"), dict) else {}
                 group = session.scalar(
                     select(Group).where(
                         Group.project_id == project_id,

@@ -26,12 +26,13 @@ from opsloop.store.events import (
 
 
 def fetch_arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Fetch a DuckDB result as Arrow across DuckDB versions (`to_arrow_table` replaced `fetch_arrow_table`)."""
-    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+    """Fetch a DuckDB result as Arrow (DuckDB 2 has only `to_arrow_table`, no `fetch_arrow_table`)."""
     with warnings.catch_warnings():
         # DuckDB 2 warns that cursor results are copied once into Arrow; results here are bounded.
         warnings.simplefilter("ignore", UserWarning)
-        table: pa.Table = fetch()
+        table = result.to_arrow_table()
+    if table is None:  # typed as optional; DuckDB raises instead when there is no result set
+        raise QueryFailed("the statement returned no result set")
     return table
 
 

@@ -56,7 +56,11 @@ class StoreLocked(Exception):
 class EventStore(Protocol):
     """What the rest of opsloop may ask of an events store."""
 
-    dialect: Dialect
+    # Read-only here, so that each engine's store may hold its own dialect subclass.
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL dialect of the engine."""
+        ...
 
     def ensure_schema(self) -> None:
         """Create the tables if they do not exist."""

@@ -271,7 +271,10 @@ class Stager:
     """Owns one in-memory DuckDB used only to transform import batches."""
 
     def __init__(self, threads: int | None = None, memory_limit: str = "512MB") -> None:
-        config: dict[str, object] = {"enable_external_access": False, "memory_limit": memory_limit}
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "enable_external_access": False,
+            "memory_limit": memory_limit,
+        }
         if threads:
             config["threads"] = threads
         self._con = duckdb.connect(":memory:", config=config)

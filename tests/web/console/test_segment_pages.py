@@ -4,6 +4,7 @@ segment page (summary, refresh, history, export, static lists, portrait), roles,
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -13,10 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opsloop.accounts.roles import Role
+from opsloop.users.rfm import RfmRule
+from opsloop.users.rfm_settings import RfmSettings
 from opsloop.users.segments import SegmentInput
 from opsloop.users.tags import TagAssignment
 from opsloop.web.console import segment_pages
 from tests.web.console.conftest import ConsoleHarness
+from tests.web.console.event_log import load_events
 from tests.web.console.segment_data import EVIL, bought, shop
 
 ESCAPED_EVIL = "&lt;script&gt;window.pwned=1&lt;/script&gt; buyers"
@@ -249,6 +253,47 @@ def test_portrait_against_all_persons_with_lift_and_csv(console: ConsoleHarness)
     assert ["event", "purchase", "3", "1.5000", "3", "0.7500", "2.0000"] in rows
     bad = client.get(f"/projects/{console.pid}/segments/{segment.id}?dim=person:")
     assert bad.status_code == 200 and "property" in bad.text and 'role="alert"' in bad.text
+
+
+def test_portrait_rfm_segments_follow_the_projects_rfm_settings(console: ConsoleHarness) -> None:
+    shop(console.runtime, console.pid)
+    runtime = console.runtime
+    # The project's RFM counts `order_paid` (only ann paid one), not the KPI purchase event `purchase`, and
+    # names every cell of the grid "Order payer".
+    paid = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    order = {"event": "order_paid", "distinct_id": "ann", "timestamp": paid.isoformat(), "properties": {"total": 30}}
+    assert load_events(runtime, console.pid, [order]) == 1
+    everyone = [RfmRule(name="Order payer", r=(1, 5), f=(1, 5))]
+    settings = RfmSettings(value_event="order_paid", amount_property="total", segment_map=everyone)
+    runtime.segments.rfm_settings.save(console.pid, settings)
+    segment = runtime.segments.create(console.pid, SegmentInput(name="Buyers", definition=bought()))  # type: ignore[arg-type]
+    client = console.signed_in("vi@example.com", Role.viewer)
+    page = client.get(f"/projects/{console.pid}/segments/{segment.id}")
+    assert page.status_code == 200 and 'data-dimension="rfm_segment"' in page.text  # shown by default
+    exported = client.get(f"/projects/{console.pid}/segments/{segment.id}/portrait.csv?dim=rfm_segment")
+    assert exported.status_code == 200
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    # Members ann and bob; of them only ann paid an order: 1/2 in the segment against 1/4 of all persons, lift
+    # 2.00; bob has no RFM segment: 1/2 against 3/4 (bob, cat, dan), lift 0.67. Counting `purchase` instead
+    # (the page's old KPI-based query) would put ann and bob in the segment: 2/2 against 3/4.
+    assert ["rfm_segment", "Order payer", "1", "0.5000", "1", "0.2500", "2.0000"] in rows
+    assert ["rfm_segment", "(not set)", "1", "0.5000", "3", "0.7500", "0.6667"] in rows
+
+
+def test_portrait_offers_rfm_when_the_rfm_settings_event_was_seen(console: ConsoleHarness) -> None:
+    runtime = console.runtime
+    # No `purchase` (the KPI purchase event) at all: only the RFM settings' `order_paid`.
+    paid = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    order = {"event": "order_paid", "distinct_id": "eve", "timestamp": paid.isoformat(), "properties": {"total": 30}}
+    assert load_events(runtime, console.pid, [order]) == 1
+    runtime.segments.rfm_settings.save(console.pid, RfmSettings(value_event="order_paid", amount_property="total"))
+    payers = bought()
+    payers["conditions"][0]["event"] = "order_paid"  # paid an order in the last 30 days
+    segment = runtime.segments.create(console.pid, SegmentInput(name="Payers", definition=payers))  # type: ignore[arg-type]
+    client = console.signed_in("vi@example.com", Role.viewer)
+    page = client.get(f"/projects/{console.pid}/segments/{segment.id}")
+    assert page.status_code == 200
+    assert 'value="rfm_segment"' in page.text and 'data-dimension="rfm_segment"' in page.text
 
 
 def test_live_size_on_a_large_project_computes_the_catalogue_in_the_background(

@@ -3,7 +3,7 @@ and the portrait (chosen dimensions against all persons, with the lift, and top 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import Depends, Request
@@ -12,12 +12,10 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from opsloop.accounts.roles import Role
-from opsloop.dashboards.kpi_settings import load_kpi_config
 from opsloop.runtime import Runtime
 from opsloop.store.events import QueryFailed, QueryTimeout
 from opsloop.users.operations import segment_portrait
 from opsloop.users.portrait import Dimension, Portrait, portrait_csv
-from opsloop.users.rfm import RfmQuery
 from opsloop.users.segment_library import SegmentInvalid
 from opsloop.users.segments import SegmentInfo
 from opsloop.users.static_lists import ListInvalid
@@ -60,8 +58,8 @@ def _choices(runtime: Runtime, project_id: int) -> tuple[list[tuple[str, str]], 
     if "birth_year" in properties or "age" in properties:
         choices.append(("age_band", DIMENSION_LABELS["age_band"]))
     choices.append(("lifecycle_stage", DIMENSION_LABELS["lifecycle_stage"]))
-    kpis = load_kpi_config(runtime.metadata, project_id)
-    if kpis.purchase_event in suggested_names(runtime, project_id, "event"):
+    # Offered when the event RFM counts (the project's RFM settings) has been seen.
+    if runtime.segments.rfm_settings.settings(project_id).value_event in suggested_names(runtime, project_id, "event"):
         choices.append(("rfm_segment", DIMENSION_LABELS["rfm_segment"]))
     choices += [(f"tag:{t}", t) for t in tags]
     keys = {k for k, _label in choices}
@@ -76,16 +74,17 @@ def _dimension(runtime: Runtime, project_id: int, key: str) -> Dimension:
     """A dimension from its key (`person:country`, `tag:tier`, `age_band`, `rfm_segment`, `lifecycle_stage`)."""
     kind, _sep, name = key.partition(":")
     if kind in ("person", "tag"):
-        return Dimension(type=kind, property=name)  # type: ignore[arg-type]
+        # The key comes from the query string: validation names what is wrong (`ValidationError`).
+        return Dimension.model_validate({"type": kind, "property": name})
     if kind == "age_band":
         properties = suggested_names(runtime, project_id, "person_property")
-        source = "birth_year" if "birth_year" in properties or "age" not in properties else "age"
+        birth_year = "birth_year" in properties or "age" not in properties
+        source: Literal["birth_year", "age"] = "birth_year" if birth_year else "age"
         return Dimension(type="age_band", property=source, age_source=source)
     if kind == "rfm_segment":
-        kpis = load_kpi_config(runtime.metadata, project_id)
-        rfm = RfmQuery(value_event=kpis.purchase_event, amount_property=kpis.revenue_property)
-        return Dimension(type="rfm_segment", rfm=rfm)
-    return Dimension(type=kind)  # type: ignore[arg-type]
+        # No `rfm`: `segment_portrait` computes it with the project's RFM settings (event, amount, days, map).
+        return Dimension(type="rfm_segment")
+    return Dimension.model_validate({"type": kind})
 
 
 def _portrait(runtime: Runtime, project_id: int, segment_id: int, keys: list[str]) -> Portrait:
