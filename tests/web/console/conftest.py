@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ from opsloop.accounts import passwords
 from opsloop.accounts.roles import Role
 from opsloop.accounts.users import UserInfo
 from opsloop.config import Settings
+from opsloop.demo.generator import DemoSpec
+from opsloop.demo.loader import write_events_file
+from opsloop.ingest.bulk import import_file
 from opsloop.projects import NewProject
 from opsloop.runtime import Runtime
 from opsloop.store.models import Base
@@ -120,6 +124,16 @@ def live_console(make_settings: Callable[..., Settings]) -> Iterator[LiveConsole
     yield LiveConsole(f"http://127.0.0.1:{runtime.settings.port}", runtime, project, user.email)
     server.should_exit = True
     thread.join(timeout=30)
+
+
+@pytest.fixture
+def demo_console(live_console: LiveConsole, tmp_path: Path) -> LiveConsole:
+    """The live console's project with a small demo product: 300 persons over 45 days ending today (~20k events)."""
+    today = dt.datetime.now(dt.UTC).date()
+    path = tmp_path / "demo-events.parquet"
+    write_events_file(DemoSpec(persons=300, days=45, seed=3, end_date=today), path)
+    import_file(live_console.runtime.writer, path, live_console.project.project.id)
+    return live_console
 
 
 @pytest.fixture

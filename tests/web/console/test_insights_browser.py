@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from opsloop.dashboards.insights import InsightService
-from opsloop.demo.generator import DemoSpec
-from opsloop.demo.loader import write_events_file
-from opsloop.ingest.bulk import import_file
 from tests.web.console.conftest import SCREENSHOTS, LiveConsole, sign_in_with_browser
 from tests.web.console.insight_data import EVIL, shop_events
 
@@ -36,16 +31,6 @@ KINDS = [
     "growth",
     "sql",
 ]
-
-
-@pytest.fixture
-def demo_console(live_console: LiveConsole, tmp_path: Path) -> LiveConsole:
-    """The live console's project with a small demo product: 300 persons over 45 days ending today (~20k events)."""
-    today = dt.datetime.now(dt.UTC).date()
-    path = tmp_path / "demo-events.parquet"
-    write_events_file(DemoSpec(persons=300, days=45, seed=3, end_date=today), path)
-    import_file(live_console.runtime.writer, path, live_console.project.project.id)
-    return live_console
 
 
 def _open(page: Any, url: str) -> None:

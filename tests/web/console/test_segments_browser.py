@@ -3,30 +3,13 @@ background, build a behavioural segment in the editor with its live size, save i
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from opsloop.demo.generator import DemoSpec
-from opsloop.demo.loader import write_events_file
-from opsloop.ingest.bulk import import_file
 from opsloop.users.definitions import Group
 from tests.web.console.conftest import SCREENSHOTS, LiveConsole, sign_in_with_browser
 
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
     .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map(el => el.name || el.type)"""
-
-
-@pytest.fixture
-def demo_console(live_console: LiveConsole, tmp_path: Path) -> LiveConsole:
-    """The live console's project with a small demo product: 300 persons over 45 days ending today."""
-    today = dt.datetime.now(dt.UTC).date()
-    path = tmp_path / "demo-events.parquet"
-    write_events_file(DemoSpec(persons=300, days=45, seed=3, end_date=today), path)
-    import_file(live_console.runtime.writer, path, live_console.project.project.id)
-    return live_console
 
 
 def _size(page: Any) -> int:

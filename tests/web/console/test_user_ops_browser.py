@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from opsloop.demo.generator import DemoSpec
-from opsloop.demo.loader import write_events_file
-from opsloop.ingest.bulk import import_file
 from tests.web.console.conftest import SCREENSHOTS, LiveConsole, sign_in_with_browser
-
-
-@pytest.fixture
-def demo_shop(live_console: LiveConsole, tmp_path: Path) -> LiveConsole:
-    """The live console's project with a small demo product: 300 persons over 45 days ending today."""
-    today = dt.datetime.now(dt.UTC).date()
-    path = tmp_path / "demo-events.parquet"
-    write_events_file(DemoSpec(persons=300, days=45, seed=3, end_date=today), path)
-    import_file(live_console.runtime.writer, path, live_console.project.project.id)
-    return live_console
 
 
 def _open(page: Any, url: str) -> None:
@@ -41,12 +24,12 @@ def _unlabelled(page: Any) -> list[str]:
     return found
 
 
-def test_rfm_make_a_segment_stages_and_tags(demo_shop: LiveConsole, page: Any) -> None:
+def test_rfm_make_a_segment_stages_and_tags(demo_console: LiveConsole, page: Any) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    sign_in_with_browser(page, demo_shop.url, demo_shop.email)
-    pid = demo_shop.project.project.id
-    base = f"{demo_shop.url}/projects/{pid}"
+    sign_in_with_browser(page, demo_console.url, demo_console.email)
+    pid = demo_console.project.project.id
+    base = f"{demo_console.url}/projects/{pid}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     # RFM with the defaults (the demo's purchase event and revenue property), from the navigation.
@@ -72,9 +55,9 @@ def test_rfm_make_a_segment_stages_and_tags(demo_shop: LiveConsole, page: Any) -
         cell.locator("button").click()
     match = re.search(rf"/projects/{pid}/segments/(\d+)$", page.url)
     assert match, page.url
-    made = demo_shop.runtime.segments.get(pid, int(match.group(1)))
+    made = demo_console.runtime.segments.get(pid, int(match.group(1)))
     assert made.name == f"RFM R{r} F{f}" and made.kind == "dynamic"
-    refreshed = demo_shop.runtime.segments.refresh(demo_shop.runtime.project_context(pid), made.id)
+    refreshed = demo_console.runtime.segments.refresh(demo_console.runtime.project_context(pid), made.id)
     assert refreshed.size == buyers_in_cell  # the segment holds exactly the cell's buyers
 
     # User stages: today's counts add up and the stacked chart is drawn.
@@ -116,12 +99,12 @@ def test_rfm_make_a_segment_stages_and_tags(demo_shop: LiveConsole, page: Any) -
     assert not errors
 
 
-def test_rfm_map_saved_as_the_project_default(demo_shop: LiveConsole, page: Any) -> None:
+def test_rfm_map_saved_as_the_project_default(demo_console: LiveConsole, page: Any) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    sign_in_with_browser(page, demo_shop.url, demo_shop.email)
-    pid = demo_shop.project.project.id
-    base = f"{demo_shop.url}/projects/{pid}"
+    sign_in_with_browser(page, demo_console.url, demo_console.email)
+    pid = demo_console.project.project.id
+    base = f"{demo_console.url}/projects/{pid}"
     _open(page, f"{base}/rfm")
     assert page.locator("#rfm-default button").count() == 0  # the defaults are what the page runs
     # Rename the first rule and shorten the window, run, then save that as the project's default.
@@ -136,12 +119,12 @@ def test_rfm_map_saved_as_the_project_default(demo_shop: LiveConsole, page: Any)
     assert "Saved as the project's default RFM settings" in page.locator("[role=status].alert-ok").inner_text()
     assert "in the last 90 days" in page.locator("p.summary").inner_text()
     assert page.locator("input[name=rule_name] >> nth=0").input_value() == "Stars"
-    saved = demo_shop.runtime.segments.rfm_settings.settings(pid)
+    saved = demo_console.runtime.segments.rfm_settings.settings(pid)
     assert saved.segment_map[0].name == "Stars" and saved.lookback_days == 90
     page.click("#segment-map summary")
     page.screenshot(path=str(SCREENSHOTS / "rfm-default-en.png"), full_page=True)
     with page.expect_navigation():
         page.click("text=Reset to the standard map")
-    assert demo_shop.runtime.segments.rfm_settings.settings(pid).segment_map[0].name == "Champions"
+    assert demo_console.runtime.segments.rfm_settings.settings(pid).segment_map[0].name == "Champions"
     assert page.locator("#rfm-default button").count() == 0
     assert not errors
