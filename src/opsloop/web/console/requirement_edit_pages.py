@@ -45,6 +45,14 @@ _NUMBERS = ("impact", "confidence", "effort", "metric_window_days", "success_tar
 _TEXTS = (("description", 50_000), ("success_criteria", 10_000), ("public_summary", 1000))
 
 
+async def _refused(request: Request, access: ProjectAccess, requirement_id: int, exc: RequirementInvalid) -> Response:
+    """A change the requirements service refused: 404 for a requirement that is not there, else its page with
+    the reason."""
+    if exc.field == "requirement_id":
+        raise ConsoleError(404, "not_found") from None
+    return await requirement_view(request, access, requirement_id, error=str(exc), status=exc.status)
+
+
 def _first_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first.get("loc", ())) or "form"
@@ -188,9 +196,7 @@ async def link_feedback(
         link = LinkFeedback(item_ids=_item_ids(form))
         await run_in_threadpool(runtime_of(request).requirements.link, access.project.id, requirement_id, link.item_ids)
     except RequirementInvalid as exc:
-        if exc.field == "requirement_id":
-            raise ConsoleError(404, "not_found") from None
-        return await requirement_view(request, access, requirement_id, error=str(exc), status=exc.status)
+        return await _refused(request, access, requirement_id, exc)
     query = _field(form, "fq", 200)
     back = "?" + urlencode({"done": "linked", **({"fq": query} if query else {})})
     return RedirectResponse(f"/projects/{access.project.id}/requirements/{requirement_id}{back}#evidence", 303)
@@ -205,9 +211,7 @@ async def unlink_feedback(
     try:
         await run_in_threadpool(runtime_of(request).requirements.unlink, access.project.id, requirement_id, item_id)
     except RequirementInvalid as exc:
-        if exc.field == "requirement_id":
-            raise ConsoleError(404, "not_found") from None
-        return await requirement_view(request, access, requirement_id, error=str(exc), status=exc.status)
+        return await _refused(request, access, requirement_id, exc)
     return RedirectResponse(f"/projects/{access.project.id}/requirements/{requirement_id}?done=unlinked#evidence", 303)
 
 
@@ -225,9 +229,7 @@ async def vote(
     except ValidationError as exc:
         return await requirement_view(request, access, requirement_id, error=_first_error(exc), status=400)
     except RequirementInvalid as exc:
-        if exc.field == "requirement_id":
-            raise ConsoleError(404, "not_found") from None
-        return await requirement_view(request, access, requirement_id, error=str(exc), status=exc.status)
+        return await _refused(request, access, requirement_id, exc)
     return RedirectResponse(f"/projects/{access.project.id}/requirements/{requirement_id}?done=voted", 303)
 
 
