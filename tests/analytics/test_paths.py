@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -279,3 +280,61 @@ def test_engine_agrees_with_reference(
         **query,
     )
     assert got.model_dump() == expected
+
+
+#: Many events of few persons, so that windows of a few events are full and cut often.
+dense_events = st.lists(
+    st.tuples(
+        st.sampled_from(["p1", "p2", "anon"]),
+        st.sampled_from(_EVENTS),
+        st.integers(min_value=6, max_value=40).map(lambda h: _BASE + dt.timedelta(hours=2 * h)),
+    ),
+    min_size=10,
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=dense_events,
+    chosen=options,
+    timezone=st.sampled_from(["UTC", "America/New_York"]),
+    window=st.integers(min_value=1, max_value=4),
+)
+def test_small_windows_agree_with_reference(
+    engine: Engine, rows: list[tuple[str, str, dt.datetime]], chosen: dict[str, Any], timezone: str, window: int
+) -> None:
+    """Engines that read each person's window of events (DuckDB) cut through ties and long runs often when
+    the window is this small, so the cut, the re-sorting of tied events and the fallback to whole sequences
+    for unsettled persons all run; the numbers must not change."""
+    log = EventLog()
+    for person, event, at in rows:
+        log.add(person, event, at)
+    log.merge("anon", "p1")
+    query: dict[str, Any] = {k: chosen[k] for k in ("steps", "collapse_repeats", "limit")}
+    if "anchor" in chosen:
+        query[chosen["anchor"][0]] = chosen["anchor"][1]
+    if "events" in chosen:
+        query[chosen["events"][0]] = chosen["events"][1]
+    with mock.patch("opsloop.analytics.paths.window_size", return_value=window):
+        got = engine.run(
+            log, {"kind": "paths", "date_from": "2024-03-10", "date_to": "2024-03-12", **query}, timezone=timezone
+        )
+    expected = reference_paths(
+        log.resolved(), date_from=dt.date(2024, 3, 10), date_to=dt.date(2024, 3, 12), timezone=timezone, **query
+    )
+    assert got.model_dump() == expected
+
+
+def test_long_runs_fall_back_to_whole_sequences(engine: Engine) -> None:
+    """A person whose first events after the anchor are one long run (more than the window holds) has their
+    path from their whole sequence: the window alone would end the path after one step."""
+    log = EventLog()
+    for minute in range(30):
+        log.add("bot", "refresh", f"2024-05-01T09:{minute:02d}")
+    log.add("bot", "buy", "2024-05-01T10:00").add("bot", "leave", "2024-05-01T10:05")
+    log.add("eve", "refresh", "2024-05-01T11:00").add("eve", "leave", "2024-05-01T11:05")
+    result = run(engine, log, steps=3)
+    assert links(result) == [("1_refresh", "2_buy", 1), ("1_refresh", "2_leave", 1), ("2_buy", "3_leave", 1)]
+    assert dropoffs(result) == [0, 1]
+    assert result["persons"] == 2

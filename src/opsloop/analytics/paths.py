@@ -118,30 +118,41 @@ def _bigint(value: exp.Expression) -> exp.Expression:
     return exp.cast(value, _BIGINT)
 
 
-def _case(condition: exp.Expression, then: exp.Expression, default: exp.Expression | None = None) -> exp.Case:
+def _case(condition: exp.Expr, then: exp.Expression, default: exp.Expression | None = None) -> exp.Case:
     return exp.Case(ifs=[exp.If(this=condition, true=then)], default=default)
 
 
-def _person_paths(query: PathsQuery, builder: QueryBuilder) -> exp.Select:
-    """One row per person with a path: `path`, the list of its events from its first step on."""
-    dialect = builder.dialect
+def _path_events(query: PathsQuery, builder: QueryBuilder) -> exp.Select:
+    """The events paths are made of: the range's events, only `include_events` and none of `exclude_events`."""
     span = resolve_span(builder.ctx, query.date_from, query.date_to)
     events = builder.events(span.start, span.end, events=query.include_events or [ANY_EVENT], filters=query.filters)
-    excluded = builder.event_is(query.exclude_events, "e") if query.exclude_events else None
-    if excluded is not None:
+    if query.exclude_events:
+        excluded = builder.event_is(query.exclude_events, "e")
+        assert excluded is not None
         events = events.where(exp.Not(this=exp.paren(excluded)))
+    return events
+
+
+def _person_paths(query: PathsQuery, builder: QueryBuilder, persons: list[str] | None = None) -> exp.Select:
+    """One row per person with a path (only `persons`, ids as text, when given): `path`, the list of its
+    events from its first step on, from each person's whole sequence of events."""
+    dialect = builder.dialect
+    events = _path_events(query, builder)
+    if persons is not None:
+        member = dialect.array_contains(builder.value(persons), dialect.as_text(col(PERSON)))
+        events = exp.select("*").from_(events.subquery("ev0")).where(member)
     # One list per person (sorted there, not by a window over all rows): events in time order, at the same
     # instant by name; repeats dropped.
     seq = col("seq")
     sequence = dialect.sorted_values(col(EVENT), col(TIMESTAMP))
-    persons = exp.select(exp.alias_(sequence, "seq")).from_(events.subquery("ev")).group_by(col(PERSON))
+    grouped = exp.select(exp.alias_(sequence, "seq")).from_(events.subquery("ev")).group_by(col(PERSON))
     if query.collapse_repeats:
-        persons = exp.select(exp.alias_(dialect.drop_repeats(seq.copy()), "seq")).from_(persons.subquery("q"))
+        grouped = exp.select(exp.alias_(dialect.drop_repeats(seq.copy()), "seq")).from_(grouped.subquery("q"))
     # `at`: the position of the start (or end) event's first occurrence; 0 when the person has none.
     steps, at = num(query.steps), col("at")
     anchor = query.start_event or query.end_event
     position = dialect.list_position(seq.copy(), builder.value(anchor)) if anchor is not None else num(1)
-    anchored = exp.select(exp.alias_(position, "at"), seq.copy()).from_(persons.subquery("a"))
+    anchored = exp.select(exp.alias_(position, "at"), seq.copy()).from_(grouped.subquery("a"))
     if query.end_event is not None:
         # The last `steps` events up to `at`: from at - steps + 1 (or the first event), min(at, steps) long.
         longer = exp.GT(this=at.copy(), expression=steps.copy())
@@ -156,19 +167,134 @@ def _person_paths(query: PathsQuery, builder: QueryBuilder) -> exp.Select:
     )
 
 
-def _transitions(query: PathsQuery, builder: QueryBuilder) -> exp.Select:
-    """Rows `(step, event, source, persons)`: persons whose path has `event` at `step` and `source` at the
-    step before (NULL: nothing before)."""
+def window_size(query: PathsQuery) -> int:
+    """Events per person the windowed statement keeps. With repeats collapsed: room for runs of eight of an
+    event on average before a person needs their whole sequence (on the benchmark's 10M events, 8 per step
+    left no person unsettled where 4 left one, whose whole-sequence statement cost more than the larger
+    windows). Without: twice the steps, so that a tie at the cut (which drops that instant) rarely matters."""
+    return 8 * query.steps + 1 if query.collapse_repeats else 2 * query.steps + 1
+
+
+def _windowed_paths(query: PathsQuery, builder: QueryBuilder) -> exp.Select:
+    """One row per person with a path, from only the `window_size` events nearest their anchor (the first
+    `start_event`, the first `end_event`, or the start of the range), kept per person by one aggregate
+    (`Dialect.top_values`) instead of sorting every person's whole sequence.
+
+    Columns `path`, `exact` and `pid` (the person as text). The path is exact when the window holds all the
+    person's events on that side of the anchor, or enough of them for `steps` steps after collapsing
+    repeats; otherwise (a long run of one event) `exact` is false and the person's path is computed from
+    their whole sequence by `_person_paths` (the caller does that)."""
     dialect = builder.dialect
-    path, k = col("path"), col("k")
-    length = dialect.list_length(path.copy())
+    k, steps = window_size(query), query.steps
+    events = _path_events(query, builder)
+    ts, event, person = col(TIMESTAMP), col(EVENT), col(PERSON)
+    last = query.end_event is not None
+    anchor = query.start_event or query.end_event
+    source: exp.Select = exp.select("*").from_(events.subquery("ev"))
+    if anchor is not None:
+        # The anchor: the person's first such event. Events at the same instant count by name, so the window
+        # is every event from (t0, start_event) on, or up to (t0, end_event).
+        named = builder.value(anchor)
+        first = (
+            exp.select(exp.alias_(col(PERSON), "aid"), exp.alias_(exp.Min(this=ts.copy()), "t0"))
+            .from_(events.copy().subquery("ev"))
+            .where(exp.EQ(this=event.copy(), expression=named))
+            .group_by(col(PERSON))
+        )
+        later = exp.GT if not last else exp.LT
+        same_or_later = exp.GTE if not last else exp.LTE
+        side = exp.or_(
+            later(this=col(TIMESTAMP, "ev"), expression=col("t0", "a")),
+            exp.and_(
+                exp.EQ(this=col(TIMESTAMP, "ev"), expression=col("t0", "a")),
+                same_or_later(this=col(EVENT, "ev"), expression=named.copy()),
+            ),
+        )
+        source = (
+            exp.select(col(PERSON, "ev"), col(EVENT, "ev"), col(TIMESTAMP, "ev"), col("t0", "a"))
+            .from_(events.subquery("ev"))
+            .join(first.subquery("a"), on=exp.EQ(this=col("aid", "a"), expression=col(PERSON, "ev")))
+            .where(side)
+        )
+    windows = (
+        exp.select(
+            exp.alias_(dialect.as_text(person.copy()), "pid"),
+            exp.alias_(dialect.top_values(event.copy(), ts.copy(), k, largest=last), "raw"),
+            exp.alias_(dialect.top_values(ts.copy(), ts.copy(), k, largest=last), "tss"),
+            exp.alias_(exp.Count(this=exp.Star()), "n"),
+        )
+        .from_(source.subquery("w"))
+        .group_by(person.copy())
+    )
+    raw, tss, n = col("raw"), col("tss"), col("n")
+    ordered = dialect.sort_by_keys(raw.copy(), tss.copy())
+    if last:
+        # Copies of the end event at its instant sort last; the path ends at the first of them.
+        assert anchor is not None
+        copies = exp.and_(exp.EQ(this=ts.copy(), expression=col("t0")), exp.EQ(this=event.copy(), expression=named))
+        windows = windows.select(exp.alias_(exp.Count(this=_case(copies, num(1))), "copies"))
+        ordered = dialect.list_slice(
+            ordered,
+            num(1),
+            exp.Add(
+                this=exp.Sub(this=dialect.list_length(ordered.copy()), expression=col("copies")), expression=num(1)
+            ),
+        )
+    # A full window may have cut through events of one instant: keep only those of other instants.
+    full = exp.GT(this=n.copy(), expression=num(k))
+    cut = dialect.list_item(tss.copy(), num(1) if last else dialect.list_length(tss.copy()))
+    kept = dialect.filter_by_keys(
+        col("seq"),
+        tss.copy(),
+        (lambda t: exp.GT(this=t, expression=cut.copy()))
+        if last
+        else (lambda t: exp.LT(this=t, expression=cut.copy())),
+    )
+    trimmed = exp.select("pid", "n", exp.alias_(_case(full, kept, col("seq")), "seq")).from_(
+        exp.select("pid", "n", "tss", exp.alias_(ordered, "seq")).from_(windows.subquery("w1")).subquery("w2")
+    )
+    seq = col("seq")
+    if query.collapse_repeats:
+        trimmed = exp.select("pid", "n", exp.alias_(dialect.drop_repeats(seq.copy()), "seq")).from_(
+            trimmed.subquery("w3")
+        )
+    length = dialect.list_length(seq.copy())
+    if last:
+        longer = exp.GT(this=length.copy(), expression=num(steps))
+        first_kept = _case(
+            longer, exp.Add(this=exp.Sub(this=length.copy(), expression=num(steps)), expression=num(1)), num(1)
+        )
+        path = dialect.list_slice(seq.copy(), first_kept, num(steps))
+    else:
+        path = dialect.list_slice(seq.copy(), num(1), num(steps))
+    exact = exp.or_(exp.LTE(this=n.copy(), expression=num(k)), exp.GTE(this=length.copy(), expression=num(steps)))
+    return exp.select(exp.alias_(path, "path"), exp.alias_(exact, "exact"), "pid").from_(trimmed.subquery("w4"))
+
+
+def _transitions(query: PathsQuery, builder: QueryBuilder, paths: exp.Select, windowed: bool) -> exp.Select:
+    """Rows `(step, event, source, persons)`: persons whose path has `event` at `step` and `source` at the
+    step before (NULL: nothing before). From windowed paths, a person whose path is not exact gives a row
+    of its own instead: step 0, `event` their id as text."""
+    dialect = builder.dialect
+    path: exp.Expression = col("path")
+    k = col("k")
+    if windowed:
+        path = _case(col("exact"), path, exp.Array(expressions=[col("pid")]))
     exploded = exp.select(
-        path.copy(), exp.alias_(dialect.expand_range(num(1), exp.Add(this=length, expression=num(1))), "k")
-    ).from_(_person_paths(query, builder).subquery("c"))
+        exp.alias_(path, "path"),
+        exp.alias_(
+            dialect.expand_range(num(1), exp.Add(this=dialect.list_length(path.copy()), expression=num(1))), "k"
+        ),
+        *([col("exact")] if windowed else []),
+    ).from_(paths.subquery("c"))
+    path = col("path")
+    length = dialect.list_length(path.copy())
     step: exp.Expression = k.copy()
     if query.end_event is not None:
         # The end event is step `steps`: a shorter path starts later.
         step = exp.Add(this=k.copy(), expression=exp.Sub(this=num(query.steps), expression=length.copy()))
+    if windowed:
+        step = _case(col("exact"), step, num(0))
     previous = dialect.list_item(path.copy(), exp.Sub(this=k.copy(), expression=num(1)))
     # One path per person and one event per step of it: counting rows counts distinct persons.
     return (
@@ -183,65 +309,46 @@ def _transitions(query: PathsQuery, builder: QueryBuilder) -> exp.Select:
     )
 
 
-def _paths_statement(query: PathsQuery, builder: QueryBuilder) -> exp.Select:
-    """The transitions with `node_persons` (persons at the node), `at_step` and `into_step` (persons at the
-    step, and those of them with a step before), keeping the `limit` top links (`link_rank`, ties by step,
-    source, target) and one row per node (`node_rank` = 1). Every part reads the transitions once (ClickHouse
-    would compute a CTE read twice twice)."""
-    persons, is_link = col("persons"), exp.Not(this=exp.Is(this=col("source"), expression=exp.Null()))
-
-    def total(value: exp.Expression, *partition: str) -> exp.Expression:
-        return _bigint(exp.Window(this=exp.Sum(this=value), partition_by=[col(p) for p in partition]))
-
-    link_order = [
-        exp.Ordered(this=exp.Is(this=col("source"), expression=exp.Null())),
-        exp.Ordered(this=persons.copy(), desc=True),
-        *[exp.Ordered(this=col(c)) for c in ("step", "source", "event")],
-    ]
-    ranked = exp.select(
-        "step",
-        "event",
-        "source",
-        "persons",
-        exp.alias_(total(persons.copy(), "step", "event"), "node_persons"),
-        exp.alias_(total(persons.copy(), "step"), "at_step"),
-        exp.alias_(total(_case(is_link, persons.copy(), num(0)), "step"), "into_step"),
-        exp.alias_(exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=link_order)), "link_rank"),
-        exp.alias_(
-            exp.Window(
-                this=exp.RowNumber(),
-                partition_by=[col("step"), col("event")],
-                order=exp.Order(expressions=[exp.Ordered(this=col("source"))]),
-            ),
-            "node_rank",
-        ),
-    ).from_(_transitions(query, builder).subquery("g"))
-    top = exp.and_(is_link.copy(), exp.LTE(this=col("link_rank"), expression=num(query.limit)))
-    return (
-        exp.select("*")
-        .from_(ranked.subquery("r"))
-        .where(exp.or_(top, exp.EQ(this=col("node_rank"), expression=num(1))))
-    )
-
-
 def node_name(step: int, event: str) -> str:
     """A node's name: `<step>_<event>`."""
     return f"{step}_{event}"
 
 
 def compute_paths(query: PathsQuery, builder: QueryBuilder, fetch: Fetch) -> PathsResult:
-    """Run a paths query."""
+    """Run a paths query: every transition's persons from the windowed statement where the engine has one
+    (and the whole sequences of the few persons it cannot settle), else from whole sequences; the top links,
+    nodes and drop-offs follow here."""
+    counts: dict[tuple[int, str, str | None], int] = {}
+    unsettled: list[str] = []
+
+    def add(statement: exp.Select) -> None:
+        for row in fetch.rows(statement):
+            step, event = int(row["step"]), str(row["event"])
+            if step == 0:
+                unsettled.append(event)
+                continue
+            source = None if row["source"] is None else str(row["source"])
+            key = (step, event, source)
+            counts[key] = counts.get(key, 0) + int(row["persons"])
+
+    if builder.dialect.keeps_top_values:
+        add(_transitions(query, builder, _windowed_paths(query, builder), windowed=True))
+        if unsettled:
+            add(_transitions(query, builder, _person_paths(query, builder, unsettled), windowed=False))
+    else:
+        add(_transitions(query, builder, _person_paths(query, builder), windowed=False))
     node_persons: dict[tuple[int, str], int] = {}
     at_step: dict[int, int] = {}
     into: dict[int, int] = {}
-    top: list[tuple[int, str, str, int]] = []
-    for row in fetch.rows(_paths_statement(query, builder)):
-        step, event = int(row["step"]), str(row["event"])
-        node_persons[(step, event)] = int(row["node_persons"])
-        at_step[step], into[step] = int(row["at_step"]), int(row["into_step"])
-        if row["source"] is not None and int(row["link_rank"]) <= query.limit:
-            top.append((step, str(row["source"]), event, int(row["persons"])))
-    top.sort(key=lambda t: (-t[3], t[0], t[1], t[2]))
+    for (step, event, source), persons in counts.items():
+        node_persons[(step, event)] = node_persons.get((step, event), 0) + persons
+        at_step[step] = at_step.get(step, 0) + persons
+        if source is not None:
+            into[step] = into.get(step, 0) + persons
+    top = sorted(
+        ((step, source, event, persons) for (step, event, source), persons in counts.items() if source is not None),
+        key=lambda t: (-t[3], t[0], t[1], t[2]),
+    )[: query.limit]
     links = [
         PathLink(source=node_name(step - 1, source), target=node_name(step, target), persons=persons)
         for step, source, target, persons in top

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
 from sqlglot import exp
@@ -36,6 +36,9 @@ class Dialect:
     #: Collecting a group's distinct values from raw rows in one aggregate beats grouping by (group, value)
     #: first and collecting from those rows.
     collects_distinct_cheaply: ClassVar[bool] = False
+    #: `top_values` exists: a group's first (or last) few rows by a key in one aggregate that keeps only
+    #: those (a heap per group), far cheaper than collecting and sorting the whole group.
+    keeps_top_values: ClassVar[bool] = False
 
     def events_ddl(self) -> list[str]:
         """Statements that create the events table and the person replicas if missing."""
@@ -173,6 +176,23 @@ class Dialect:
 
     def as_text(self, value: exp.Expression) -> exp.Expression:
         """A value (a UUID, a number) as its text."""
+        raise NotImplementedError
+
+    def top_values(self, value: exp.Expression, key: exp.Expression, k: int, largest: bool = False) -> exp.Expression:
+        """Aggregate (where `keeps_top_values`): the `value`s of the group's `k` rows with the smallest (or
+        largest) `key`, as a list in ascending `key` order; rows tied on `key` come in no particular order,
+        and which of them are kept when the tie is at the cut is not defined."""
+        raise NotImplementedError
+
+    def sort_by_keys(self, values: exp.Expression, keys: exp.Expression) -> exp.Expression:
+        """`values`, a list aligned with the ascending list `keys`, ordered by (key, value): only a list with
+        tied keys changes."""
+        raise NotImplementedError
+
+    def filter_by_keys(
+        self, values: exp.Expression, keys: exp.Expression, keep: Callable[[exp.Expression], exp.Expression]
+    ) -> exp.Expression:
+        """The elements of `values` whose key (the element of `keys` at the same position) satisfies `keep`."""
         raise NotImplementedError
 
     def json_entries(self, source: exp.Select, document: str, keep: Sequence[str]) -> exp.Select:
@@ -374,6 +394,31 @@ class DuckDBDialect(Dialect):
     def as_text(self, value: exp.Expression) -> exp.Expression:
         """`CAST(value AS TEXT)`."""
         return exp.cast(value, "text")
+
+    keeps_top_values = True
+
+    def top_values(self, value: exp.Expression, key: exp.Expression, k: int, largest: bool = False) -> exp.Expression:
+        """`min_by(value, key, k)` (ascending), or `list_reverse(max_by(value, key, k))`."""
+        if largest:
+            return _fn("list_reverse", _fn("max_by", value, key, exp.Literal.number(k)))
+        return _fn("min_by", value, key, exp.Literal.number(k))
+
+    def sort_by_keys(self, values: exp.Expression, keys: exp.Expression) -> exp.Expression:
+        """Unchanged when the keys are distinct (the usual case), else the pairs sorted:
+        `list_transform(list_sort(list_zip(keys, values)), lambda p: struct_extract(p, 2))`."""
+        distinct = exp.EQ(this=_fn("len", _fn("list_distinct", keys.copy())), expression=_fn("len", keys.copy()))
+        p = exp.to_identifier("p")
+        second = exp.Lambda(this=_fn("struct_extract", exp.column(p), exp.Literal.number(2)), expressions=[p])
+        resorted = _fn("list_transform", _fn("list_sort", _fn("list_zip", keys, values.copy())), second)
+        return exp.Case(ifs=[exp.If(this=distinct, true=values)], default=resorted)
+
+    def filter_by_keys(
+        self, values: exp.Expression, keys: exp.Expression, keep: Callable[[exp.Expression], exp.Expression]
+    ) -> exp.Expression:
+        """`list_filter(values, lambda x, i: keep(list_extract(keys, i)))`."""
+        x, i = exp.to_identifier("x"), exp.to_identifier("i")
+        condition = keep(_fn("list_extract", keys, exp.column(i)))
+        return _fn("list_filter", values, exp.Lambda(this=condition, expressions=[x, i]))
 
     def json_entries(self, source: exp.Select, document: str, keep: Sequence[str]) -> exp.Select:
         """A lateral `json_each` over the document."""
