@@ -227,33 +227,33 @@ def _windowed_paths(query: PathsQuery, builder: QueryBuilder) -> exp.Select:
         .group_by(person.copy())
     )
     raw, tss, n = col("raw"), col("tss"), col("n")
-    ordered = dialect.sort_by_keys(raw.copy(), tss.copy())
+    seq = col("seq")
+    ordered = exp.select("pid", "n", "tss", exp.alias_(dialect.sort_by_keys(raw.copy(), tss.copy()), "seq"))
     if last:
         # Copies of the end event at its instant sort last; the path ends at the first of them.
         assert anchor is not None
         copies = exp.and_(exp.EQ(this=ts.copy(), expression=col("t0")), exp.EQ(this=event.copy(), expression=named))
         windows = windows.select(exp.alias_(exp.Count(this=_case(copies, num(1))), "copies"))
-        ordered = dialect.list_slice(
-            ordered,
-            num(1),
-            exp.Add(
-                this=exp.Sub(this=dialect.list_length(ordered.copy()), expression=col("copies")), expression=num(1)
-            ),
+        ordered = ordered.select("copies")
+        through_first = exp.Add(
+            this=exp.Sub(this=dialect.list_length(seq.copy()), expression=col("copies")), expression=num(1)
         )
+        ordered = exp.select(
+            "pid", "n", "tss", exp.alias_(dialect.list_slice(seq.copy(), num(1), through_first), "seq")
+        ).from_(ordered.from_(windows.subquery("w1")).subquery("w1b"))
+    else:
+        ordered = ordered.from_(windows.subquery("w1"))
     # A full window may have cut through events of one instant: keep only those of other instants.
     full = exp.GT(this=n.copy(), expression=num(k))
     cut = dialect.list_item(tss.copy(), num(1) if last else dialect.list_length(tss.copy()))
     kept = dialect.filter_by_keys(
-        col("seq"),
+        seq.copy(),
         tss.copy(),
         (lambda t: exp.GT(this=t, expression=cut.copy()))
         if last
         else (lambda t: exp.LT(this=t, expression=cut.copy())),
     )
-    trimmed = exp.select("pid", "n", exp.alias_(_case(full, kept, col("seq")), "seq")).from_(
-        exp.select("pid", "n", "tss", exp.alias_(ordered, "seq")).from_(windows.subquery("w1")).subquery("w2")
-    )
-    seq = col("seq")
+    trimmed = exp.select("pid", "n", exp.alias_(_case(full, kept, seq.copy()), "seq")).from_(ordered.subquery("w2"))
     if query.collapse_repeats:
         trimmed = exp.select("pid", "n", exp.alias_(dialect.drop_repeats(seq.copy()), "seq")).from_(
             trimmed.subquery("w3")
