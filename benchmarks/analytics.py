@@ -156,14 +156,31 @@ def generate(rows: int, seed: int = 7) -> tuple[pa.Table, pa.Table]:
 
 def load(url: str, events: pa.Table, distinct_ids: pa.Table) -> Any:
     """A fresh store holding the events, with the `resolved_events` view for the hand-written SQL."""
+    import pyarrow.compute as pc
+
     from opsloop.config import Settings
     from opsloop.store.events import open_event_store
+    from opsloop.store.schema import OVERRIDES_SCHEMA
 
     # The product's own memory limit (OPSLOOP_DUCKDB_MEMORY_LIMIT), so the figures are what users get.
     store = open_event_store(url, memory_limit=Settings().duckdb_memory_limit)
     for batch in events.to_batches(max_chunksize=1_000_000):
         store.append_events(pa.Table.from_batches([batch]))
     store.upsert_distinct_ids(distinct_ids)
+    # Each anonymous person was merged into the person of the id it identified as (as identity records it).
+    anon = distinct_ids.filter(pc.starts_with(distinct_ids.column("distinct_id"), "anon-"))
+    numbers = [int(did.removeprefix("anon-")) for did in anon.column("distinct_id").to_pylist()]
+    store.record_merges(
+        pa.table(
+            {
+                "project_id": anon.column("project_id"),
+                "old_person_id": [f"00000000-0000-4000-9000-{n:012d}" for n in numbers],
+                "person_id": anon.column("person_id"),
+                "version": anon.column("version"),
+            },
+            schema=OVERRIDES_SCHEMA,
+        )
+    )
     final = " FINAL" if store.dialect.replicas_need_final else ""
     view = f"""
         CREATE VIEW resolved_events AS
@@ -181,7 +198,7 @@ def load(url: str, events: pa.Table, distinct_ids: pa.Table) -> Any:
         store._query_arrow(view, {})
         # Settle the parts the inserts left, as a store that has been running a while has them: otherwise
         # background merges run during the first kinds' timings and slow whichever side runs first.
-        for table in ("events", "person_distinct_ids"):
+        for table in ("events", "person_distinct_ids", "person_overrides"):
             store._query_arrow(f"OPTIMIZE TABLE {table} FINAL", {})
     return store
 

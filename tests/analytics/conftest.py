@@ -23,7 +23,7 @@ from opsloop.analytics.runner import Analysis, run_analysis
 from opsloop.analytics.timeframe import ProjectContext, WeekStart
 from opsloop.query.registry import ANALYSES, parse_query
 from opsloop.store.events import EventStore, open_event_store
-from opsloop.store.schema import DISTINCT_IDS_SCHEMA, EVENTS_SCHEMA, PERSONS_SCHEMA
+from opsloop.store.schema import DISTINCT_IDS_SCHEMA, EVENTS_SCHEMA, OVERRIDES_SCHEMA, PERSONS_SCHEMA
 
 UTC = dt.UTC
 _NAMESPACE = uuid.UUID("6f1c0d1e-8d2b-4c1a-9d0e-0a11c0ffee00")
@@ -126,6 +126,21 @@ class Engine:
                     for did in sorted(ids)
                 ],
                 schema=DISTINCT_IDS_SCHEMA,
+            )
+        )
+        merged = [did for did in sorted(ids) if log.person_of(did) != did]
+        self.store.record_merges(
+            pa.Table.from_pylist(
+                [
+                    {
+                        "project_id": project,
+                        "old_person_id": person_uuid(did),
+                        "person_id": person_uuid(log.person_of(did)),
+                        "version": 1,
+                    }
+                    for did in merged
+                ],
+                schema=OVERRIDES_SCHEMA,
             )
         )
         self.store.upsert_persons(

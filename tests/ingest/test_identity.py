@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 import opsloop.ingest.identity as identity
-from opsloop.ingest.identity import Seen
+from opsloop.ingest.identity import Link, Seen
 from opsloop.runtime import Runtime
 from opsloop.store.models import Person, PersonDistinctId
 
@@ -55,3 +55,32 @@ def test_ids_seen_in_bulk_get_one_new_person_each_and_keep_stored_ones(runtime: 
     ).rows
     assert [(r[0], r[1]) for r in replica] == [("a", found[2]), ("b", found[1]), ("c", found[0])]
     assert [str(r[3]) for r in replica] == ["{}", "{}", "{}"]
+
+
+def test_merges_record_where_each_merged_person_went(runtime: Runtime) -> None:
+    project = runtime.projects.create("merges").project.id
+    registry = runtime.writer.persons
+    t = 1_763_700_000_000_000
+    first = registry.apply(project, [Seen("anon", t), Seen("u1", t), Seen("u3", t)])
+    registry.apply(project, [Link("identify", "u1", "anon", t + 1)])  # anon's person goes into u1's
+
+    def overrides() -> dict[str, str]:
+        rows = runtime.store.query(
+            "select cast(old_person_id as varchar), cast(person_id as varchar) from person_overrides "
+            "where project_id = ?",
+            [project],
+        ).rows
+        return dict((a, b) for a, b in rows)
+
+    assert overrides() == {first["anon"]: first["u1"]}
+    # u1's person (anon's events too) goes into u3's, and a new id joins u3 in the same batch.
+    registry.apply(project, [Link("alias", "u3", "u1", t + 2), Link("alias", "u3", "u4", t + 2)])
+    assert overrides() == {first["anon"]: first["u3"], first["u1"]: first["u3"]}
+    # Every stored person resolves to the person its distinct ids belong to now.
+    now = dict(
+        runtime.store.query(
+            "select distinct_id, cast(person_id as varchar) from person_distinct_ids where project_id = ?", [project]
+        ).rows
+    )
+    for did in ("anon", "u1", "u3"):
+        assert overrides().get(first[did], first[did]) == now[did]

@@ -15,12 +15,21 @@ from sqlglot import exp
 from opsloop.query.sql import sandbox_sql
 from opsloop.store import relations
 from opsloop.store.events import EventStore, QueryFailed, QueryTimeout, open_event_store
-from opsloop.store.schema import DISTINCT_IDS_SCHEMA, EVENTS_SCHEMA, PERSONS_SCHEMA, checked_json, uuid_values
+from opsloop.store.schema import (
+    DISTINCT_IDS_SCHEMA,
+    EVENTS_SCHEMA,
+    OVERRIDES_SCHEMA,
+    PERSONS_SCHEMA,
+    checked_json,
+    uuid_values,
+)
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 WINDOW = dt.timedelta(hours=24)
 ALICE = "00000000-0000-4000-8000-00000000a11c"
 BOB = "00000000-0000-4000-8000-000000000b0b"
+CAROL = "00000000-0000-4000-8000-0000000ca201"
+DAN = "00000000-0000-4000-8000-000000000da0"
 
 #: Per engine: a query that runs for minutes (10^10 rows) but returns one row.
 SLOW_SQL = {
@@ -197,6 +206,55 @@ def test_events_report_the_person_a_distinct_id_was_merged_into(
     # Alice is merged into Bob: d1 now points at Bob (a newer version of d1's row).
     store.upsert_distinct_ids(distinct_ids(("d1", BOB, 2)))
     assert person_of_events() == [[event_uuid(1), BOB], [event_uuid(2), BOB]]
+
+
+def merges(*rows: tuple[str, str, int], project: int = 1) -> pa.Table:
+    """Override rows from `(merged person, person it went into, version)`."""
+    return pa.Table.from_pylist(
+        [{"project_id": project, "old_person_id": a, "person_id": b, "version": v} for a, b, v in rows],
+        schema=OVERRIDES_SCHEMA,
+    )
+
+
+def overrides(store: EventStore) -> list[list[Any]]:
+    """The stored overrides as (project, merged person, person now), latest versions only."""
+    final = " FINAL" if store.dialect.replicas_need_final else ""
+    return sorted(
+        store.query(
+            "SELECT project_id, CAST(old_person_id AS VARCHAR), CAST(person_id AS VARCHAR) "
+            f"FROM person_overrides{final}"
+        ).rows
+    )
+
+
+def test_merges_point_every_merged_person_at_the_end_of_its_chain(store: EventStore) -> None:
+    store.record_merges(merges((ALICE, BOB, 1)))
+    store.record_merges(merges((ALICE, BOB, 1), project=2))
+    # Bob is merged into Carol later: Alice's events belong to Carol now (project 2 is untouched).
+    store.record_merges(merges((BOB, CAROL, 2)))
+    assert overrides(store) == sorted([[1, ALICE, CAROL], [1, BOB, CAROL], [2, ALICE, BOB]])
+    # A chain inside one batch is followed too, and so is the stored override it extends.
+    store.record_merges(merges((BOB, CAROL, 3), (CAROL, DAN, 3), project=2))
+    assert overrides(store) == sorted(
+        [[1, ALICE, CAROL], [1, BOB, CAROL], [2, ALICE, DAN], [2, BOB, DAN], [2, CAROL, DAN]]
+    )
+
+
+def test_a_store_written_before_overrides_existed_gets_them_from_its_events(
+    tmp_path: Path, make_events: Callable[..., pa.Table]
+) -> None:
+    for url in (f"duckdb://{tmp_path / 'events.duckdb'}", f"chdb://{tmp_path / 'chdb'}"):
+        old = open_event_store(url)
+        old.insert_events(make_events((1, 1, "d1", ALICE), (2, 1, "d2", BOB), (3, 1, "d3", CAROL)), WINDOW)
+        old.upsert_distinct_ids(distinct_ids(("d1", BOB, 2), ("d2", BOB, 1), ("d3", CAROL, 1)))
+        # The table is what an older store lacks.
+        old.query_arrow("DROP TABLE person_overrides")
+        old.close()
+        reopened = open_event_store(url)
+        try:
+            assert overrides(reopened) == [[1, ALICE, BOB]]
+        finally:
+            reopened.close()
 
 
 def test_query_binds_question_mark_parameters(store: EventStore, make_events: Callable[..., pa.Table]) -> None:

@@ -282,6 +282,34 @@ class QueryBuilder:
             select = select.select(*extra)
         return select.where(exp.and_(*conditions))
 
+    def resolves_late(self, filters: Sequence[PropertyFilter]) -> bool:
+        """Whether an analysis with these filters may read `events(..., resolve_persons=False)`, aggregate
+        per stored person and then resolve its per-person rows with `resolve_later`: no filter reads a
+        person. (Joining tens of millions of events to the distinct-id map costs about as much as
+        scanning them; resolving a row per person costs next to nothing.)"""
+        return not self.always_resolve_persons and all(f.type == "event" for f in filters)
+
+    def resolve_later(self, source: exp.Select | str, columns: Sequence[str]) -> exp.Select:
+        """Rows of `source` (a statement, or a CTE's name), whose `person_id` is the person an event was
+        stored with, with `person_id` the person it belongs to now and `columns` carried along. Exact because
+        a merge moves every distinct id of a person: all events stored with one person belong to one person
+        now (`person_overrides`)."""
+        overrides = (
+            exp.select("old_person_id", PERSON)
+            .from_(self.dialect.replica_table("person_overrides"))
+            .where(exp.EQ(this=exp.column("project_id"), expression=num(self.ctx.project_id)))
+        )
+        person = exp.func("coalesce", col(PERSON, "o"), col(PERSON, "s"))
+        return (
+            exp.select(exp.alias_(person, PERSON, quoted=True), *(col(c, "s") for c in columns))
+            .from_(exp.to_table(source).as_("s") if isinstance(source, str) else source.subquery("s"))
+            .join(
+                overrides.subquery("o"),
+                on=exp.EQ(this=col("old_person_id", "o"), expression=col(PERSON, "s")),
+                join_type="left",
+            )
+        )
+
     # -- breakdowns --------------------------------------------------------------------------------------
 
     def breakdown_value(self, breakdown: Breakdown, top_cte: str) -> exp.Expression:

@@ -44,6 +44,8 @@ from opsloop.analytics.timeframe import DateSpan, next_period, period_starts, re
 #: Where history starts for `first_time` (a first start event ever): ClickHouse's `Date` holds no earlier day.
 HISTORY_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MAX_INTERVALS = 100
+#: Ranges of up to this many periods keep each person's return periods as one 64-bit set.
+BIT_PERIODS = 64
 
 RetentionType = Literal["first_time", "recurring"]
 
@@ -136,8 +138,9 @@ def _over(function: exp.Expression, *partition: str, order: Sequence[exp.Ordered
     )
 
 
-def _events(query: RetentionQuery, span: DateSpan, builder: QueryBuilder) -> exp.Select:
-    """Start and return events with flags `is_start`, `is_return` and the raw breakdown value `bv`."""
+def _events(query: RetentionQuery, span: DateSpan, builder: QueryBuilder, late: bool = False) -> exp.Select:
+    """Start and return events with flags `is_start`, `is_return` and the raw breakdown value `bv`; with
+    `late`, `person_id` is the person each event was stored with (see `_late_statement`)."""
     is_start = _side(query.start_event, query.start_filters, builder)
     in_range = exp.GTE(this=col(TIMESTAMP, "e"), expression=builder.value(span.start))
     is_return = _side(query.return_event, query.return_filters, builder, in_range)
@@ -158,6 +161,7 @@ def _events(query: RetentionQuery, span: DateSpan, builder: QueryBuilder) -> exp
         filters=query.filters,
         with_person=by_person or any(f.type == "person" for f in sides),
         extra=extra,
+        resolve_persons=not late,
     )
     # Before the range only start events matter (`first_time`: to find a person's first one).
     return events.where(exp.or_(is_start.copy(), is_return.copy()))
@@ -356,10 +360,107 @@ def _grouped(query: RetentionQuery, builder: QueryBuilder) -> exp.Select:
     )
 
 
+def _periods(query: RetentionQuery, span: DateSpan, builder: QueryBuilder) -> list[dt.date]:
+    """The first day of each period of the range."""
+    return period_starts(span, query.period, builder.ctx.week_start)
+
+
+def _resolves_late(query: RetentionQuery, span: DateSpan, builder: QueryBuilder) -> bool:
+    """Whether `_late_statement` computes this query: first-time cohorts, no breakdown, no person filters,
+    and a range of at most `BIT_PERIODS` periods."""
+    return (
+        query.retention_type == "first_time"
+        and query.breakdown is None
+        and builder.resolves_late([*query.filters, *query.start_filters, *query.return_filters])
+        and len(_periods(query, span, builder)) <= BIT_PERIODS
+    )
+
+
+def _late_statement(query: RetentionQuery, span: DateSpan, builder: QueryBuilder, step: int, limit: int) -> exp.Select:
+    """First-time retention from one row per person: the first start event `t0` and the set of the range's
+    periods with a return event, as bits (period i of the range is bit i). Events are aggregated per stored
+    person, then those rows per person after identity merges (`resolve_later`), so no event is joined to
+    the distinct-id map. Rows (cb, bv, d, c) as `retention_statement`'s."""
+    periods = _periods(query, span, builder)
+    first = (periods[0] - dt.date(1970, 1, 1)).days
+    if query.period == "month":
+        first = (periods[0].year - 1970) * 12 + periods[0].month - 1
+    ts = col(TIMESTAMP)
+    number = exp.cast(_number(query, builder, builder.bucket(query.period)), "BIGINT")
+    index = builder.dialect.int_div(exp.paren(exp.Sub(this=number.copy(), expression=num(first))), num(step))
+    returned = exp.column("is_return")
+    aggregates: list[tuple[str, exp.Expression, exp.Expression]] = [
+        ("t0", exp.Min(this=_when(exp.column("is_start"), ts)), exp.Min(this=exp.column("t0"))),
+        (
+            "bits",
+            builder.dialect.bit_set_if(_when(returned, index), returned.copy()),
+            builder.dialect.bit_union(exp.column("bits")),
+        ),
+    ]
+    if query.cumulative:
+        aggregates.append(("mr", exp.Max(this=_when(returned.copy(), number)), exp.Max(this=exp.column("mr"))))
+    stored = (
+        exp.select(col(PERSON), *(exp.alias_(a, name) for name, a, _ in aggregates)).from_("ev").group_by(col(PERSON))
+    )
+    names = [name for name, _, _ in aggregates]
+    people = (
+        exp.select(*(exp.alias_(again, name) for name, _, again in aggregates))
+        .from_(builder.resolve_later("stored", names).subquery("r"))
+        .group_by(col(PERSON))
+    )
+    cohort = builder.bucket(query.period, exp.column("t0"))
+    cohort_number = _number(query, builder, cohort.copy())
+    cohort_index = builder.dialect.int_div(
+        exp.paren(exp.Sub(this=cohort_number.copy(), expression=num(first))), num(step)
+    )
+    cohorts = (
+        exp.select(
+            exp.alias_(cohort, "cb"),
+            exp.alias_(cohort_number, "cn"),
+            exp.alias_(cohort_index, "ci"),
+            exp.alias_(exp.Null(), "cbv"),
+            *names[1:],
+        )
+        .from_("people")
+        .where(exp.GTE(this=exp.column("t0"), expression=builder.value(span.start)))
+    )
+    if query.cumulative:
+        hits = _furthest(exp.to_table("cohorts"), "cn", limit)
+    else:
+        k = exp.column("k")
+        at = exp.Add(this=exp.column("ci"), expression=k.copy())
+        kept = exp.or_(
+            exp.EQ(this=k.copy(), expression=num(0)),
+            exp.and_(
+                exp.LT(this=at, expression=num(len(periods))), builder.dialect.has_bit(exp.column("bits"), at.copy())
+            ),
+        )
+        expanded = exp.select(
+            "cb", "ci", "bits", exp.alias_(builder.dialect.expand_range(num(0), num(query.intervals)), "k")
+        ).from_("cohorts")
+        hits = (
+            exp.select(
+                "cb", exp.alias_(exp.Null(), "cbv"), exp.alias_(exp.Mul(this=k.copy(), expression=num(step)), "d")
+            )
+            .from_(expanded.subquery("x"))
+            .where(kept)
+        )
+    ctes: list[tuple[str, exp.Expression]] = [
+        ("ev", _events(query, span, builder, late=True)),
+        ("stored", stored),
+        ("people", people),
+        ("cohorts", cohorts),
+        ("hits", hits),
+    ]
+    return cte_query(ctes, _grouped(query, builder))
+
+
 def retention_statement(query: RetentionQuery, span: DateSpan, builder: QueryBuilder) -> exp.Select:
     """The whole retention query: rows (cb, value or bv, d, count) — persons per cohort, value and offset."""
     step = 7 if query.period == "week" else 1
     limit = (query.intervals - 1) * step
+    if _resolves_late(query, span, builder):
+        return _late_statement(query, span, builder, step, limit)
     ctes: list[tuple[str, exp.Expression]] = [("ev", _events(query, span, builder))]
     if query.retention_type == "first_time" and builder.dialect.collects_distinct_cheaply:
         ctes.append(("ev_rows", _rows(query, builder, grouped=False)))

@@ -28,7 +28,7 @@ from opsloop.ingest.events import MAX_BLOCK_EVENTS, new_uuid, new_uuid_block
 from opsloop.store.events import EventStore
 from opsloop.store.metadata import MetadataStore, bulk_insert
 from opsloop.store.models import Person, PersonDistinctId
-from opsloop.store.schema import DISTINCT_IDS_SCHEMA, PERSONS_SCHEMA, uuid_text, uuid_values
+from opsloop.store.schema import DISTINCT_IDS_SCHEMA, OVERRIDES_SCHEMA, PERSONS_SCHEMA, uuid_text, uuid_values
 
 log = logging.getLogger("opsloop.identity")
 
@@ -76,11 +76,14 @@ class ReplicaRows:
 
     persons: pa.Table
     distinct_ids: pa.Table
+    #: Persons merged into others (`OVERRIDES_SCHEMA`), each to the person it ended up in.
+    merges: pa.Table = field(default_factory=OVERRIDES_SCHEMA.empty_table)
 
     def write(self, store: EventStore) -> None:
         """Upsert the rows into `store` (the latest version of each key wins)."""
         store.upsert_persons(self.persons)
         store.upsert_distinct_ids(self.distinct_ids)
+        store.record_merges(self.merges)
 
 
 @dataclass(slots=True)
@@ -103,6 +106,8 @@ class _Batch:
     deleted: set[str] = field(default_factory=set)
     new_ids: set[str] = field(default_factory=set)
     moved_ids: set[str] = field(default_factory=set)
+    #: Merged-away person id -> the person it is part of now (chains inside the batch followed).
+    merged: dict[str, str] = field(default_factory=dict)
     #: Person id -> its distinct ids in `ids`; built at the first merge (most batches have none).
     members: dict[str, set[str]] | None = None
 
@@ -522,6 +527,10 @@ class PersonRegistry:
             main.properties.setdefault(key, value)
         main.created_at = min(main.created_at, other.created_at)
         main.is_identified = main.is_identified or other.is_identified
+        for old, into in batch.merged.items():
+            if into == other.id:
+                batch.merged[old] = main.id
+        batch.merged[other.id] = main.id
         batch.changed.add(main.id)
         batch.changed.discard(other.id)
         if other.is_new:
@@ -530,7 +539,7 @@ class PersonRegistry:
             batch.deleted.add(other.id)
 
     def _persist(self, batch: _Batch) -> ReplicaRows | None:
-        if not (batch.changed or batch.deleted or batch.new_ids or batch.moved_ids):
+        if not (batch.changed or batch.deleted or batch.new_ids or batch.moved_ids or batch.merged):
             return None
         project_id = batch.project_id
         version = self._next_version()
@@ -618,7 +627,15 @@ class PersonRegistry:
             "is_deleted": pa.nulls(len(ids), pa.bool_()).fill_null(False),
             "version": pa.nulls(len(ids), pa.int64()).fill_null(version),
         }
+        merged = batch.merged
+        merges = {
+            "project_id": pa.nulls(len(merged), pa.int64()).fill_null(batch.project_id),
+            "old_person_id": list(merged),
+            "person_id": list(merged.values()),
+            "version": pa.nulls(len(merged), pa.int64()).fill_null(version),
+        }
         return ReplicaRows(
             persons=pa.table(persons, schema=PERSONS_SCHEMA),
             distinct_ids=pa.table(distinct_ids, schema=DISTINCT_IDS_SCHEMA),
+            merges=pa.table(merges, schema=OVERRIDES_SCHEMA),
         )

@@ -25,7 +25,7 @@ _EVENTS_CTE = "__ol_events"
 _PERSONS_CTE = "__ol_persons"
 _VISIBLE = {"events": _EVENTS_CTE, "persons": _PERSONS_CTE}
 _RESERVED_PREFIXES = ("__ol_", "duckdb_", "pg_", "sqlite_", "information_schema", "system")
-_RESERVED_NAMES = {"events", "persons", "person_distinct_ids"}
+_RESERVED_NAMES = {"events", "persons", "person_distinct_ids", "person_overrides"}
 #: Functions that read files, the network, settings or run other SQL.
 _FORBIDDEN_FUNCTIONS = {
     "getenv",

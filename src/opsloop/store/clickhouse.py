@@ -34,7 +34,7 @@ from opsloop.store.events import (
     StoreLocked,
     result_from_arrow,
 )
-from opsloop.store.schema import EVENTS_SCHEMA, with_text_uuids
+from opsloop.store.schema import EVENTS_SCHEMA, merged_overrides, with_text_uuids
 
 #: Applied to every read: LEFT JOIN non-matches must be NULL, not the type's default (a zero UUID), because
 #: `relations.project_events` resolves merged persons with `coalesce(pdi.person_id, e.person_id)`.
@@ -50,6 +50,17 @@ WHERE timestamp BETWEEN {lo:DateTime64(6, 'UTC')} AND {hi:DateTime64(6, 'UTC')}
   AND uuid IN {uuids:Array(UUID)}
 """
 _KEYS_SCHEMA = pa.schema([("project_id", pa.int64()), ("uuid", pa.string())])
+_OVERRIDES_EXIST_SQL = (
+    "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'person_overrides'"
+)
+#: Stored overrides whose target is one of the persons just merged (paired by position: project, person).
+_POINTING_SQL = """
+SELECT project_id, toString(old_person_id) AS old_person_id, toString(person_id) AS person_id
+FROM person_overrides FINAL
+WHERE (project_id, person_id) IN (
+    SELECT p.1, toUUID(p.2) FROM (SELECT arrayJoin(arrayZip({projects:Array(Int64)}, {persons:Array(String)})) AS p)
+)
+"""
 _COUNT_EVENTS_SQL = "SELECT count() AS n FROM events WHERE project_id = {project_id:Int64}"
 #: Uuids per dedup lookup: keeps a server's parameters well under its 1 MiB URL limit.
 _LOOKUP_CHUNK = 5_000
@@ -207,8 +218,11 @@ class _ClickHouseStore:
     def ensure_schema(self) -> None:
         """Create the tables if missing."""
         with self._write_lock:
+            found = self._query_arrow(_OVERRIDES_EXIST_SQL, {}).column("n")[0].as_py()
             for ddl in self.dialect.events_ddl():
                 self._execute(ddl)
+            if found == 0:
+                self._execute(self.dialect.overrides_backfill())
 
     def insert_events(self, batch: pa.Table, dedup_window: dt.timedelta) -> int:
         """Append events not already stored (same project and uuid, within the window of their times)."""
@@ -258,6 +272,21 @@ class _ClickHouseStore:
     def upsert_distinct_ids(self, rows: pa.Table) -> None:
         """Write distinct-id replica rows; the highest version of each (project, distinct id) wins."""
         self._upsert("person_distinct_ids", rows)
+
+    def record_merges(self, merges: pa.Table) -> None:
+        """Record persons merged into others (`OVERRIDES_SCHEMA`); overrides that pointed at a merged
+        person now point where it went."""
+        if merges.num_rows == 0:
+            return
+        with self._write_lock:
+            pointing = self._query_arrow(
+                _POINTING_SQL,
+                {
+                    "projects": merges.column("project_id").to_pylist(),
+                    "persons": merges.column("old_person_id").to_pylist(),
+                },
+            )
+            self._insert_arrow("person_overrides", merged_overrides(merges, pointing))
 
     def _read(self, sql: str, params: Params | None, *, timeout: float | None, readonly: bool) -> pa.Table:
         text, named = _bind(sql, params)

@@ -44,6 +44,10 @@ class Dialect:
         """Statements that create the events table and the person replicas if missing."""
         raise NotImplementedError
 
+    def overrides_backfill(self) -> str:
+        """The statement that fills a newly created `person_overrides` from the stored events."""
+        raise NotImplementedError
+
     def render(self, expression: exp.Expression) -> str:
         """Render a sqlglot expression as SQL for this engine."""
         return expression.sql(dialect=self.sqlglot_name)
@@ -123,6 +127,19 @@ class Dialect:
 
     def array_contains(self, array: exp.Expression, value: exp.Expression) -> exp.Expression:
         """Whether the array holds the value (NULL or false for a NULL array)."""
+        raise NotImplementedError
+
+    def bit_set_if(self, bit: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """Aggregate: a 64-bit set (unsigned integer) with bit number `bit` (0 to 63) of each row where
+        `condition` holds; no bit for the others."""
+        raise NotImplementedError
+
+    def bit_union(self, bits: exp.Expression) -> exp.Expression:
+        """Aggregate: the union of bit sets."""
+        raise NotImplementedError
+
+    def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expression:
+        """Whether bit number `bit` (0 to 63) is in the set (NULL or false for a NULL set)."""
         raise NotImplementedError
 
     def truncate_date(self, day: exp.Expression, bucket: Literal["week", "month"], week_start: str) -> exp.Expression:
@@ -317,6 +334,22 @@ class DuckDBDialect(Dialect):
         """`unnest(range(low, high))`."""
         return _fn("unnest", _fn("range", low, high))
 
+    def bit_set_if(self, bit: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """`bit_or(1::UBIGINT << bit) FILTER (WHERE condition)`."""
+        one = exp.cast(exp.Literal.number(1), exp.DataType.build("UBIGINT", dialect="duckdb"))
+        shifted = exp.BitwiseLeftShift(this=one, expression=exp.cast(bit, "INTEGER"))
+        return exp.Filter(this=_fn("bit_or", shifted), expression=exp.Where(this=condition))
+
+    def bit_union(self, bits: exp.Expression) -> exp.Expression:
+        """`bit_or(bits)`."""
+        return _fn("bit_or", bits)
+
+    def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expression:
+        """`(bits >> bit) & 1 = 1`."""
+        shifted = exp.paren(exp.BitwiseRightShift(this=bits, expression=exp.cast(bit, "INTEGER")))
+        low = exp.BitwiseAnd(this=shifted, expression=exp.Literal.number(1))
+        return exp.EQ(this=exp.paren(low), expression=exp.Literal.number(1))
+
     def arg_min_if(self, value: exp.Expression, key: exp.Expression, condition: exp.Expression) -> exp.Expression:
         """`arg_min(value, key) FILTER (WHERE condition)`."""
         return exp.Filter(this=exp.ArgMin(this=value, expression=key), expression=exp.Where(this=condition))
@@ -497,7 +530,24 @@ class DuckDBDialect(Dialect):
                 version BIGINT NOT NULL,
                 PRIMARY KEY (project_id, distinct_id)
             )""",
+            """CREATE TABLE IF NOT EXISTS person_overrides (
+                project_id BIGINT NOT NULL,
+                old_person_id UUID NOT NULL,
+                person_id UUID NOT NULL,
+                version BIGINT NOT NULL,
+                PRIMARY KEY (project_id, old_person_id)
+            )""",
         ]
+
+    def overrides_backfill(self) -> str:
+        """Fill a new `person_overrides` from the events and the distinct-id map: each stored person whose
+        events' distinct ids belong to another person now (a store written before the table existed)."""
+        return """INSERT OR REPLACE INTO person_overrides
+            SELECT e.project_id, e.person_id, max(pdi.person_id), 0
+            FROM events AS e
+            JOIN person_distinct_ids AS pdi ON pdi.project_id = e.project_id AND pdi.distinct_id = e.distinct_id
+            WHERE NOT pdi.is_deleted AND pdi.person_id <> e.person_id
+            GROUP BY e.project_id, e.person_id"""
 
 
 class ClickHouseDialect(Dialect):
@@ -581,6 +631,18 @@ class ClickHouseDialect(Dialect):
     def expand_range(self, low: exp.Expression, high: exp.Expression) -> exp.Expression:
         """`arrayJoin(range(low, high))`."""
         return _fn("arrayJoin", _fn("range", low, high))
+
+    def bit_set_if(self, bit: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """`groupBitOrIf(bitShiftLeft(toUInt64(1), bit), condition)`."""
+        return _fn("groupBitOrIf", _fn("bitShiftLeft", _fn("toUInt64", exp.Literal.number(1)), bit), condition)
+
+    def bit_union(self, bits: exp.Expression) -> exp.Expression:
+        """`groupBitOr(bits)`."""
+        return _fn("groupBitOr", bits)
+
+    def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expression:
+        """`bitTest(bits, bit)`."""
+        return exp.EQ(this=_fn("bitTest", bits, bit), expression=exp.Literal.number(1))
 
     def arg_min_if(self, value: exp.Expression, key: exp.Expression, condition: exp.Expression) -> exp.Expression:
         """`argMinIf(value, key, condition)` (several times faster here than `argMin` over a wider key)."""
@@ -726,7 +788,24 @@ class ClickHouseDialect(Dialect):
                 version Int64
             ) ENGINE = ReplacingMergeTree(version)
             ORDER BY (project_id, distinct_id)""",
+            """CREATE TABLE IF NOT EXISTS person_overrides (
+                project_id Int64,
+                old_person_id UUID,
+                person_id UUID,
+                version Int64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY (project_id, old_person_id)""",
         ]
+
+    def overrides_backfill(self) -> str:
+        """See `DuckDBDialect.overrides_backfill`."""
+        return """INSERT INTO person_overrides (project_id, old_person_id, person_id, version)
+            SELECT e.project_id, e.person_id, max(pdi.person_id), 0
+            FROM events AS e
+            INNER JOIN (SELECT project_id, distinct_id, person_id FROM person_distinct_ids FINAL WHERE NOT is_deleted)
+                AS pdi ON pdi.project_id = e.project_id AND pdi.distinct_id = e.distinct_id
+            WHERE pdi.person_id != e.person_id
+            GROUP BY e.project_id, e.person_id"""
 
 
 def _clickhouse_type(value: Any) -> str:

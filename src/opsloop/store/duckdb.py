@@ -23,6 +23,7 @@ from opsloop.store.events import (
     StoreLocked,
     result_from_arrow,
 )
+from opsloop.store.schema import merged_overrides
 
 
 def fetch_arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -62,8 +63,13 @@ class DuckDBEventStore:
     def ensure_schema(self) -> None:
         """Create the tables, then shut the sandbox: user SQL may not touch files or the network."""
         with self._write_lock:
+            found = self._con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'person_overrides'"
+            ).fetchone()
             for ddl in self.dialect.events_ddl():
                 self._con.execute(ddl)
+            if found is not None and found[0] == 0:
+                self._con.execute(self.dialect.overrides_backfill())
             # Files are read by opsloop through pyarrow, never by DuckDB, so external access can go.
             self._con.execute("SET enable_external_access = false")
             self._con.execute("SET lock_configuration = true")
@@ -170,6 +176,29 @@ class DuckDBEventStore:
     def upsert_distinct_ids(self, rows: pa.Table) -> None:
         """Write distinct-id replica rows; a row replaces the stored one with the same key."""
         self._upsert("person_distinct_ids", rows)
+
+    def record_merges(self, merges: pa.Table) -> None:
+        """Record persons merged into others (`OVERRIDES_SCHEMA`); overrides that pointed at a merged
+        person now point where it went."""
+        if merges.num_rows == 0:
+            return
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                cur.register("_merged", merges.select(["project_id", "old_person_id"]))
+                pointing = fetch_arrow(
+                    cur.execute(
+                        """SELECT o.project_id, CAST(o.old_person_id AS VARCHAR) AS old_person_id,
+                                  CAST(o.person_id AS VARCHAR) AS person_id
+                           FROM person_overrides AS o
+                           JOIN _merged AS m
+                             ON m.project_id = o.project_id AND CAST(m.old_person_id AS UUID) = o.person_id"""
+                    )
+                )
+            finally:
+                cur.unregister("_merged")
+                cur.close()
+        self._upsert("person_overrides", merged_overrides(merges, pointing))
 
     def query(
         self,

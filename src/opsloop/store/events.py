@@ -80,6 +80,10 @@ class EventStore(Protocol):
     def upsert_distinct_ids(self, rows: pa.Table) -> None:
         """Write distinct-id replica rows (schema `DISTINCT_IDS_SCHEMA`); the latest version wins."""
 
+    def record_merges(self, merges: pa.Table) -> None:
+        """Record persons merged into others (schema `OVERRIDES_SCHEMA`, in the order they happened): events
+        stored with a merged person belong to the end of its chain of merges now."""
+
     def query(
         self,
         sql: str,

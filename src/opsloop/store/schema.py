@@ -122,3 +122,54 @@ DISTINCT_IDS_SCHEMA = pa.schema(
         ("version", pa.int64()),
     ]
 )
+
+#: Persons merged away: events stored with `old_person_id` belong to `person_id` now (the end of any chain of
+#: merges). Derived from the merges identity makes (a merge moves every distinct id of a person, so all
+#: events of a stored person belong to one person now); analyses that aggregate per stored person first
+#: resolve their few result rows through it instead of joining every event to `person_distinct_ids`.
+OVERRIDES_SCHEMA = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("old_person_id", pa.string()),
+        ("person_id", pa.string()),
+        ("version", pa.int64()),
+    ]
+)
+
+
+def merged_overrides(merges: pa.Table, pointing: pa.Table) -> pa.Table:
+    """The override rows to write for `merges` (`OVERRIDES_SCHEMA`: each row a person merged into another,
+    in the order they happened), given `pointing`: the stored overrides (project_id, old_person_id,
+    person_id) whose target is one of the merged persons. Chains are followed to their end, so every row
+    written names a person that has not been merged away; the newest version wins."""
+    target: dict[tuple[int, str], str] = {}
+    version: dict[tuple[int, str], int] = {}
+    for row in merges.to_pylist():
+        key = (row["project_id"], row["old_person_id"])
+        target[key] = row["person_id"]
+        version[key] = row["version"]
+
+    def end(project: int, person: str) -> str:
+        seen = {person}
+        while (project, person) in target and target[(project, person)] not in seen:
+            person = target[(project, person)]
+            seen.add(person)
+        return person
+
+    newest = max(version.values(), default=0)
+    rows = {key: end(key[0], key[1]) for key in target}
+    for row in pointing.to_pylist():
+        key = (row["project_id"], row["old_person_id"])
+        if key not in rows:
+            rows[key] = end(row["project_id"], row["person_id"])
+            version[key] = newest
+    kept = [(k, v) for k, v in rows.items() if k[1] != v]
+    return pa.table(
+        {
+            "project_id": [k[0] for k, _ in kept],
+            "old_person_id": [k[1] for k, _ in kept],
+            "person_id": [v for _, v in kept],
+            "version": [version[k] for k, _ in kept],
+        },
+        schema=OVERRIDES_SCHEMA,
+    )
