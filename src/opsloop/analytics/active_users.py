@@ -76,9 +76,13 @@ def gaps_statement(query: ActiveUsersQuery, builder: QueryBuilder) -> exp.Select
     ctx = builder.ctx
     span = resolve_span(ctx, query.date_from, query.date_to)
     first = ctx.local_midnight(span.date_from - dt.timedelta(days=MONTH_DAYS - 1))
-    events = builder.events(first, span.end, events=[query.event], filters=query.filters)
+    late = builder.resolves_late(query.filters)
+    events = builder.events(first, span.end, events=[query.event], filters=query.filters, resolve_persons=not late)
     number = builder.dialect.date_number(builder.bucket("day"), "day")
     days = exp.select(col(PERSON), exp.alias_(number, "n")).from_("ev")
+    if late:
+        # Distinct per stored person first; only those pairs are resolved through identity merges.
+        days = builder.resolve_later(days.distinct(), ["n"])
     pairs = builder.dialect.previous_values(days, PERSON, "n")
     since = exp.Sub(this=exp.column("v"), expression=exp.column("pv"))
     gap = exp.func("least", exp.func("coalesce", since, num(MONTH_DAYS)), num(MONTH_DAYS))

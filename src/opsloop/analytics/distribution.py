@@ -104,12 +104,20 @@ def distribution_statement(query: DistributionQuery, builder: QueryBuilder) -> e
     """Rows `(is_days = 0, p, k = bucket index, persons)` for the frequency histogram of each period `p`,
     and `(is_days = 1, p (any value), k = active days, persons)` for the active-days histogram."""
     span = resolve_span(builder.ctx, query.date_from, query.date_to)
-    events = builder.events(span.start, span.end, events=[query.event], filters=query.filters)
+    late = builder.resolves_late(query.filters)
+    events = builder.events(span.start, span.end, events=[query.event], filters=query.filters, resolve_persons=not late)
     per_day = (
         exp.select(col(PERSON), exp.alias_(builder.bucket("day"), "d"), exp.alias_(exp.Count(this=exp.Star()), "times"))
         .from_("ev")
         .group_by(col(PERSON), exp.column("d"))
     )
+    if late:
+        # Counted per stored person and day first; only those rows are resolved through identity merges.
+        per_day = (
+            exp.select(col(PERSON), "d", exp.alias_(exp.Sum(this=exp.column("times")), "times"))
+            .from_(builder.resolve_later(per_day, ["d", "times"]).subquery("resolved"))
+            .group_by(col(PERSON), exp.column("d"))
+        )
     # A day's period follows from its local date (the timezone is applied once per event, above).
     period: exp.Expression
     if query.per == "range":

@@ -125,9 +125,15 @@ def activity_statement(query: ActivityQuery, interval: Period, builder: QueryBui
     ctx = builder.ctx
     span = resolve_span(ctx, query.date_from, query.date_to)
     before = shift_periods(period_starts(span, interval, ctx.week_start)[0], interval, -1)
-    events = builder.events(HISTORY_START, span.end, events=[query.event], filters=query.filters)
+    late = builder.resolves_late(query.filters)
+    events = builder.events(
+        HISTORY_START, span.end, events=[query.event], filters=query.filters, resolve_persons=not late
+    )
     number = builder.dialect.date_number(builder.bucket(interval), "month" if interval == "month" else "day")
     numbered = exp.select(col(PERSON), exp.alias_(number, "n")).from_("ev")
+    if late:
+        # Distinct (stored person, bucket) pairs first: only those are resolved through identity merges.
+        numbered = builder.resolve_later(numbered.distinct(), ["n"])
     sequence = builder.dialect.previous_values(numbered, PERSON, "n")
     step = 7 if interval == "week" else 1
     previous = exp.column("pv")

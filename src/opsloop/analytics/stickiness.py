@@ -113,9 +113,13 @@ def stickiness_statement(query: StickinessQuery, builder: QueryBuilder) -> exp.S
     ctx = builder.ctx
     dialect = builder.dialect
     span = resolve_span(ctx, query.date_from, query.date_to)
-    events = builder.events(span.start, span.end, events=[query.event], filters=query.filters)
+    late = builder.resolves_late(query.filters)
+    events = builder.events(span.start, span.end, events=[query.event], filters=query.filters, resolve_persons=not late)
     fine: Interval = "hour" if query.interval == "hour" else "day"
     pairs = exp.select(col(PERSON), exp.alias_(builder.bucket(fine), "f")).from_("ev").distinct()
+    if late:
+        # Distinct per stored person first; only those pairs are resolved through identity merges.
+        pairs = exp.select(col(PERSON), "f").from_(builder.resolve_later(pairs, ["f"]).subquery("resolved")).distinct()
     # An hour is `YYYY-MM-DDTHH:00` text: its first 10 characters are its local date.
     day = (
         exp.cast(exp.Substring(this=exp.column("f"), start=num(1), length=num(10)), "DATE")
