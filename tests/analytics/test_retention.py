@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from opsloop.analytics import retention as retention_module
 from opsloop.query.registry import QueryInvalid, parse_query
 from tests.analytics import reference_retention
 from tests.analytics.conftest import Engine, EventLog
@@ -55,15 +56,19 @@ WORKED = {
 
 
 @contextmanager
-def plan(engine: Engine, direct: bool) -> Iterator[None]:
-    """Run `first_time` through either plan (events straight into per-person arrays, or (person, period)
-    rows first) whatever the engine prefers, so that both plans are checked on both engines."""
+def plan(engine: Engine, direct: bool, bits: bool = False) -> Iterator[None]:
+    """Run `first_time` through any of its plans whatever the engine prefers, so that each is checked on
+    both engines: with `bits`, one row per stored person with a bit set of return periods (where the query
+    allows it); else events straight into per-person arrays (`direct`), or (person, period) rows first."""
     dialect = engine.store.dialect
     setattr(dialect, "collects_distinct_cheaply", direct)  # noqa: B010 (a class flag, shadowed for a test)
+    periods = retention_module.BIT_PERIODS
+    retention_module.BIT_PERIODS = periods if bits else 0
     try:
         yield
     finally:
         delattr(dialect, "collects_distinct_cheaply")
+        retention_module.BIT_PERIODS = periods
 
 
 def table(result: Any) -> list[tuple[str, str | None, list[int]]]:
@@ -74,8 +79,9 @@ def table(result: Any) -> list[tuple[str, str | None, list[int]]]:
 
 
 @pytest.mark.parametrize("direct", [False, True])
-def test_worked_example_first_time(engine: Engine, direct: bool) -> None:
-    with plan(engine, direct):
+@pytest.mark.parametrize("bits", [False, True])
+def test_worked_example_first_time(engine: Engine, direct: bool, bits: bool) -> None:
+    with plan(engine, direct, bits):
         result = engine.run(worked_log(), WORKED)
     assert table(result) == [
         # alice and bob; back on 05-02: alice; 05-03: bob (purchase: any event returns); 05-04: alice.
@@ -90,8 +96,9 @@ def test_worked_example_first_time(engine: Engine, direct: bool) -> None:
 
 
 @pytest.mark.parametrize("direct", [False, True])
-def test_worked_example_cumulative(engine: Engine, direct: bool) -> None:
-    with plan(engine, direct):
+@pytest.mark.parametrize("bits", [False, True])
+def test_worked_example_cumulative(engine: Engine, direct: bool, bits: bool) -> None:
+    with plan(engine, direct, bits):
         result = engine.run(worked_log(), {**WORKED, "cumulative": True})
     # 05-01 cohort: on or after 05-02: alice, bob; on or after 05-03: alice (05-04), bob; on or after 05-04: alice.
     assert table(result) == [
@@ -249,6 +256,33 @@ def test_daylight_saving_day(engine: Engine) -> None:
     assert table(engine.run(log, query)) == [("2024-03-31", None, [0, 0]), ("2024-04-01", None, [0])]
 
 
+@pytest.mark.parametrize("days", [64, 65])
+def test_last_bit_of_the_set_and_longer_ranges(engine: Engine, days: int) -> None:
+    # 64 daily periods: the set's last bit (63) holds the return on the range's last day; 65 periods take
+    # the (person, period) plan. Both give the same answer.
+    date_from = dt.date(2024, 1, 1)
+    date_to = date_from + dt.timedelta(days=days - 1)
+    log = (
+        EventLog()
+        .add("a", "signup", "2024-01-01T09:00")
+        .add("a", "pageview", f"{date_to}T09:00")
+        .add("b", "signup", "2024-01-02T09:00")
+        .add("b", "pageview", f"{date_to}T23:59")
+    )
+    query = {
+        "kind": "retention",
+        "date_from": str(date_from),
+        "date_to": str(date_to),
+        "start_event": "signup",
+        "period": "day",
+        "intervals": 100,
+    }
+    cohorts = engine.run(log, query).cohorts
+    assert cohorts[0].counts[days - 1] == 1
+    assert cohorts[1].counts[days - 2] == 1
+    assert sum(cohorts[0].counts) == 2 and sum(cohorts[1].counts) == 2
+
+
 def test_months(engine: Engine) -> None:
     log = (
         EventLog()
@@ -337,6 +371,7 @@ def random_logs(draw: st.DrawFn) -> EventLog:
     timezone=st.sampled_from(["UTC", "Europe/Madrid", "America/New_York", "Asia/Shanghai"]),
     week_start=st.sampled_from(["monday", "sunday"]),
     direct=st.booleans(),
+    bits=st.booleans(),
 )
 def test_engine_agrees_with_reference(
     engine: Engine,
@@ -350,6 +385,7 @@ def test_engine_agrees_with_reference(
     timezone: str,
     week_start: str,
     direct: bool,
+    bits: bool,
 ) -> None:
     date_from, date_to = dt.date(2024, 3, 10), dt.date(2024, 4, 12)
     query: dict[str, Any] = {
@@ -365,7 +401,7 @@ def test_engine_agrees_with_reference(
     }
     if breakdown is not None:
         query["breakdown"] = {"property": "source", "limit": breakdown}
-    with plan(engine, direct):
+    with plan(engine, direct, bits):
         result = engine.run(log, query, timezone=timezone, week_start=week_start)  # type: ignore[arg-type]
     expected = reference_retention.retention(
         log.resolved(),

@@ -139,7 +139,8 @@ class Dialect:
         raise NotImplementedError
 
     def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expression:
-        """Whether bit number `bit` (0 to 63) is in the set (NULL or false for a NULL set)."""
+        """Whether bit number `bit` is in the set (NULL or false for a NULL set; false past bit 63). Engines
+        evaluate both sides of an AND, so the position given to the engine's test is capped at 63."""
         raise NotImplementedError
 
     def truncate_date(self, day: exp.Expression, bucket: Literal["week", "month"], week_start: str) -> exp.Expression:
@@ -345,10 +346,12 @@ class DuckDBDialect(Dialect):
         return _fn("bit_or", bits)
 
     def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expression:
-        """`(bits >> bit) & 1 = 1`."""
-        shifted = exp.paren(exp.BitwiseRightShift(this=bits, expression=exp.cast(bit, "INTEGER")))
+        """`bit < 64 AND (bits >> least(bit, 63)) & 1 = 1`."""
+        capped = exp.cast(exp.func("least", bit.copy(), exp.Literal.number(63)), "INTEGER")
+        shifted = exp.paren(exp.BitwiseRightShift(this=bits, expression=capped))
         low = exp.BitwiseAnd(this=shifted, expression=exp.Literal.number(1))
-        return exp.EQ(this=exp.paren(low), expression=exp.Literal.number(1))
+        inside = exp.LT(this=bit, expression=exp.Literal.number(64))
+        return exp.and_(inside, exp.EQ(this=exp.paren(low), expression=exp.Literal.number(1)))
 
     def arg_min_if(self, value: exp.Expression, key: exp.Expression, condition: exp.Expression) -> exp.Expression:
         """`arg_min(value, key) FILTER (WHERE condition)`."""
@@ -641,8 +644,10 @@ class ClickHouseDialect(Dialect):
         return _fn("groupBitOr", bits)
 
     def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expression:
-        """`bitTest(bits, bit)`."""
-        return exp.EQ(this=_fn("bitTest", bits, bit), expression=exp.Literal.number(1))
+        """`bit < 64 AND bitTest(bits, least(bit, 63))`."""
+        capped = _fn("least", bit.copy(), exp.Literal.number(63))
+        inside = exp.LT(this=bit, expression=exp.Literal.number(64))
+        return exp.and_(inside, exp.EQ(this=_fn("bitTest", bits, capped), expression=exp.Literal.number(1)))
 
     def arg_min_if(self, value: exp.Expression, key: exp.Expression, condition: exp.Expression) -> exp.Expression:
         """`argMinIf(value, key, condition)` (several times faster here than `argMin` over a wider key)."""
