@@ -9,7 +9,8 @@ For each engine and size, synthetic events (200 persons per 10,000 events, 120 d
 
 - opsloop: the query object run by the analytics engine (`run_analysis`), identity merges resolved;
 - hand-written: one SQL statement per engine computing the same numbers, over a view `resolved_events` that
-  resolves merges the same way (so both sides pay for identity);
+  resolves merges by joining every event to the distinct-id map (opsloop resolves per-person rows through
+  `person_overrides` instead where the kind allows it, see docs/metrics.md "Persons and identity");
 - pandas: a straightforward pandas implementation over the same events in memory (loading them is not timed;
   resolving identity merges is, as opsloop and the hand-written SQL pay for it too).
 
