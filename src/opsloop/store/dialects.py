@@ -138,7 +138,7 @@ class Dialect:
         """Aggregate: the union of bit sets."""
         raise NotImplementedError
 
-    def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expression:
+    def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expr:
         """Whether bit number `bit` is in the set (NULL or false for a NULL set; false past bit 63). Engines
         evaluate both sides of an AND, so the position given to the engine's test is capped at 63."""
         raise NotImplementedError
@@ -345,7 +345,7 @@ class DuckDBDialect(Dialect):
         """`bit_or(bits)`."""
         return _fn("bit_or", bits)
 
-    def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expression:
+    def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expr:
         """`bit < 64 AND (bits >> least(bit, 63)) & 1 = 1`."""
         capped = exp.cast(exp.func("least", bit.copy(), exp.Literal.number(63)), "INTEGER")
         shifted = exp.paren(exp.BitwiseRightShift(this=bits, expression=capped))
@@ -643,7 +643,7 @@ class ClickHouseDialect(Dialect):
         """`groupBitOr(bits)`."""
         return _fn("groupBitOr", bits)
 
-    def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expression:
+    def has_bit(self, bits: exp.Expression, bit: exp.Expression) -> exp.Expr:
         """`bit < 64 AND bitTest(bits, least(bit, 63))`."""
         capped = _fn("least", bit.copy(), exp.Literal.number(63))
         inside = exp.LT(this=bit, expression=exp.Literal.number(64))
