@@ -387,7 +387,11 @@ def _late_statement(query: RetentionQuery, span: DateSpan, builder: QueryBuilder
         first = (periods[0].year - 1970) * 12 + periods[0].month - 1
     ts = col(TIMESTAMP)
     number = exp.cast(_number(query, builder, builder.bucket(query.period)), "BIGINT")
-    index = builder.dialect.int_div(exp.paren(exp.Sub(this=number.copy(), expression=num(first))), num(step))
+    # Weeks from the local day (cheaper than truncating to the week): `first` is a week's first day, and
+    # every return event is on or after it.
+    day = exp.cast(builder.dialect.date_number(builder.bucket("day"), "day"), "BIGINT")
+    counted = day if query.period == "week" else number.copy()
+    index = builder.dialect.int_div(exp.paren(exp.Sub(this=counted, expression=num(first))), num(step))
     returned = exp.column("is_return")
     aggregates: list[tuple[str, exp.Expression, exp.Expression]] = [
         ("t0", exp.Min(this=_when(exp.column("is_start"), ts)), exp.Min(this=exp.column("t0"))),
