@@ -127,7 +127,7 @@ def generate(rows: int, seed: int = 7) -> tuple[pa.Table, pa.Table]:
     distinct = np.where(merged[who] & early, anon[who], ident[who])
     person_text = np.array(person_ids)
     # An anonymous id's events carry the anonymous person id it had before the merge.
-    anon_person = np.array([f"00000000-0000-4000-9000-{n:012d}" for n in range(persons)])
+    anon_person = np.array([anon_person_id(n) for n in range(persons)])
     stored_person = np.where(merged[who] & early, anon_person[who], person_text[who])
     timestamps = pa.array((START.timestamp() + seconds) * 1_000_000, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
     uuids = pa.array([f"{n:08x}-0000-4000-8000-000000000000" for n in range(rows)])
@@ -155,6 +155,11 @@ def generate(rows: int, seed: int = 7) -> tuple[pa.Table, pa.Table]:
     return events, pa.Table.from_pylist(ids, schema=DISTINCT_IDS_SCHEMA)
 
 
+def anon_person_id(n: int) -> str:
+    """The person an anonymous id `anon-n` had before it was merged into `user-n`'s."""
+    return f"00000000-0000-4000-9000-{n:012d}"
+
+
 def load(url: str, events: pa.Table, distinct_ids: pa.Table) -> Any:
     """A fresh store holding the events, with the `resolved_events` view for the hand-written SQL."""
     import pyarrow.compute as pc
@@ -175,7 +180,7 @@ def load(url: str, events: pa.Table, distinct_ids: pa.Table) -> Any:
         pa.table(
             {
                 "project_id": anon.column("project_id"),
-                "old_person_id": [f"00000000-0000-4000-9000-{n:012d}" for n in numbers],
+                "old_person_id": [anon_person_id(n) for n in numbers],
                 "person_id": anon.column("person_id"),
                 "version": anon.column("version"),
             },

@@ -26,12 +26,17 @@ from opsloop.analytics.builder import PERSON, QueryBuilder, col, num
 from opsloop.analytics.common import ANY_EVENT, Period, RangeQuery, check_name
 from opsloop.analytics.runner import Analysis, Fetch, cte_query
 from opsloop.analytics.tables import TableResult
-from opsloop.analytics.timeframe import period_starts, resolve_span, shift_periods
+from opsloop.analytics.timeframe import (
+    period_number,
+    period_of_number,
+    period_starts,
+    resolve_span,
+    shift_periods,
+)
 
 #: Where history starts: the events read for "first active period ever" begin here (ClickHouse's `Date`
 #: cannot hold an earlier day, and no analytics event is older).
 HISTORY_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-EPOCH = HISTORY_START.date()
 
 
 def check_interval(value: Any, kind: str) -> Any:
@@ -104,20 +109,6 @@ def _count_where(condition: exp.Expression) -> exp.Expression:
     return exp.Count(this=exp.Case(ifs=[exp.If(this=condition, true=num(1))]))
 
 
-def _number(day: dt.date, interval: Period) -> int:
-    """`Dialect.date_number` of a bucket's first day, in Python: days (months) since 1970-01-01."""
-    if interval == "month":
-        return (day.year - 1970) * 12 + day.month - 1
-    return (day - EPOCH).days
-
-
-def _day_of(number: int, interval: Period) -> dt.date:
-    """The first day of the bucket whose `Dialect.date_number` is `number`."""
-    if interval == "month":
-        return dt.date(1970 + number // 12, number % 12 + 1, 1)
-    return EPOCH + dt.timedelta(days=number)
-
-
 def activity_statement(query: ActivityQuery, interval: Period, builder: QueryBuilder) -> exp.Select:
     """Per bucket from the one before the first period on: `active`, `new` (no earlier active bucket) and
     `returning` (previous active bucket is the period just before) persons. Columns `v` (the bucket's
@@ -150,7 +141,7 @@ def activity_statement(query: ActivityQuery, interval: Period, builder: QueryBui
             ),
         )
         .from_(sequence.subquery("seq"))
-        .where(exp.GTE(this=exp.column("v"), expression=builder.value(_number(before, interval))))
+        .where(exp.GTE(this=exp.column("v"), expression=builder.value(period_number(before, interval))))
         .group_by("v")
     )
     return cte_query([("ev", events)], counts)
@@ -161,7 +152,7 @@ def period_counts(query: ActivityQuery, interval: Period, builder: QueryBuilder,
     span = resolve_span(builder.ctx, query.date_from, query.date_to)
     found: dict[dt.date, tuple[int, int, int]] = {}
     for row in fetch.rows(activity_statement(query, interval, builder)):
-        found[_day_of(int(row["v"]), interval)] = (int(row["active"]), int(row["new"]), int(row["returning"]))
+        found[period_of_number(int(row["v"]), interval)] = (int(row["active"]), int(row["new"]), int(row["returning"]))
     out = []
     for day in period_starts(span, interval, builder.ctx.week_start):
         active, new, returning = found.get(day, (0, 0, 0))

@@ -39,7 +39,14 @@ from opsloop.analytics.common import (
 )
 from opsloop.analytics.runner import Analysis, Fetch, as_date, cte_query
 from opsloop.analytics.tables import TableResult
-from opsloop.analytics.timeframe import DateSpan, next_period, period_starts, resolve_span, shift_periods
+from opsloop.analytics.timeframe import (
+    DateSpan,
+    next_period,
+    period_number,
+    period_starts,
+    resolve_span,
+    shift_periods,
+)
 
 #: Where history starts for `first_time` (a first start event ever): ClickHouse's `Date` holds no earlier day.
 HISTORY_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -382,9 +389,7 @@ def _late_statement(query: RetentionQuery, span: DateSpan, builder: QueryBuilder
     person, then those rows per person after identity merges (`resolve_later`), so no event is joined to
     the distinct-id map. Rows (cb, bv, d, c) as `retention_statement`'s."""
     periods = _periods(query, span, builder)
-    first = (periods[0] - dt.date(1970, 1, 1)).days
-    if query.period == "month":
-        first = (periods[0].year - 1970) * 12 + periods[0].month - 1
+    first = period_number(periods[0], query.period)
     ts = col(TIMESTAMP)
     number = exp.cast(_number(query, builder, builder.bucket(query.period)), "BIGINT")
     # Weeks from the local day (cheaper than truncating to the week): `first` is a week's first day, and

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Literal
 
 from opsloop.analytics.common import Interval
 
+_EPOCH = dt.date(1970, 1, 1)
+
 if TYPE_CHECKING:
     from opsloop.analytics.builder import SegmentSource
 
@@ -88,6 +90,20 @@ def next_period(start: dt.date, interval: Interval) -> dt.date:
     if interval == "month":
         return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return start + dt.timedelta(days=1)
+
+
+def period_number(day: dt.date, interval: Interval) -> int:
+    """`Dialect.date_number` of a bucket's first day, in Python: days (months for `month`) since 1970-01-01."""
+    if interval == "month":
+        return (day.year - 1970) * 12 + day.month - 1
+    return (day - _EPOCH).days
+
+
+def period_of_number(number: int, interval: Interval) -> dt.date:
+    """The first day of the bucket whose `Dialect.date_number` is `number` (the inverse of `period_number`)."""
+    if interval == "month":
+        return dt.date(1970 + number // 12, number % 12 + 1, 1)
+    return _EPOCH + dt.timedelta(days=number)
 
 
 def shift_periods(start: dt.date, interval: Interval, count: int) -> dt.date:

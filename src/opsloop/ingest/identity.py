@@ -76,7 +76,7 @@ class ReplicaRows:
 
     persons: pa.Table
     distinct_ids: pa.Table
-    #: Persons merged into others (`OVERRIDES_SCHEMA`), each to the person it ended up in.
+    #: Persons merged into others (`OVERRIDES_SCHEMA`), in merge order; `record_merges` follows chains.
     merges: pa.Table = field(default_factory=OVERRIDES_SCHEMA.empty_table)
 
     def write(self, store: EventStore) -> None:
@@ -106,7 +106,7 @@ class _Batch:
     deleted: set[str] = field(default_factory=set)
     new_ids: set[str] = field(default_factory=set)
     moved_ids: set[str] = field(default_factory=set)
-    #: Merged-away person id -> the person it is part of now (chains inside the batch followed).
+    #: Merged-away person id -> the person it was merged into, in merge order (the store follows chains).
     merged: dict[str, str] = field(default_factory=dict)
     #: Person id -> its distinct ids in `ids`; built at the first merge (most batches have none).
     members: dict[str, set[str]] | None = None
@@ -527,9 +527,6 @@ class PersonRegistry:
             main.properties.setdefault(key, value)
         main.created_at = min(main.created_at, other.created_at)
         main.is_identified = main.is_identified or other.is_identified
-        for old, into in batch.merged.items():
-            if into == other.id:
-                batch.merged[old] = main.id
         batch.merged[other.id] = main.id
         batch.changed.add(main.id)
         batch.changed.discard(other.id)
