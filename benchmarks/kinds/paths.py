@@ -35,11 +35,23 @@ HANDWRITTEN = {
         FROM (SELECT path, generate_subscripts(path, 1) AS k FROM paths)
         GROUP BY ALL
     """,
+    # Each person's events sorted as integers: microseconds into the range times (names + 1) plus the name's
+    # rank, so ties at an instant go by name (sorting (time, name) tuples instead took three times as long).
     "clickhouse": """
-        SELECT k AS step, path[k] AS event, if(k > 1, path[k - 1], NULL) AS source, count() AS persons
+        WITH (
+            SELECT arraySort(groupUniqArray(toString(event)))
+            FROM events
+            WHERE project_id = 1
+              AND timestamp >= toDateTime64('2024-01-01 00:00:00', 6, 'UTC')
+              AND timestamp < toDateTime64('2024-04-30 00:00:00', 6, 'UTC')
+        ) AS names
+        SELECT k AS step, names[path[k] + 1] AS event, if(k > 1, names[path[k - 1] + 1], NULL) AS source,
+               count() AS persons
         FROM (
-            SELECT arrayCompact(arrayMap(x -> x.2, arraySort(groupArray((timestamp, event))))) AS seq,
-                   indexOf(seq, 'pageview') AS first,
+            SELECT arrayCompact(arrayMap(x -> x % (length(names) + 1), arraySort(groupArray(
+                       (toUnixTimestamp64Micro(timestamp) - 1704067200000000) * (length(names) + 1)
+                       + transform(toString(event), names, range(length(names)), 0))))) AS seq,
+                   indexOf(seq, indexOf(names, 'pageview') - 1) AS first,
                    arraySlice(seq, first, 5) AS path
             FROM events
             WHERE project_id = 1

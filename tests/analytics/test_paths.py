@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from opsloop.analytics import paths as paths_module
 from opsloop.query.registry import QueryInvalid, parse_query
 from tests.analytics.conftest import Engine, EventLog
 from tests.analytics.reference_paths import paths as reference_paths
@@ -61,7 +63,27 @@ def dropoffs(result: dict[str, Any]) -> list[int]:
     return [d["persons"] for d in result["dropoffs"]]
 
 
-def test_worked_example_from_first_event(engine: Engine) -> None:
+#: How paths read each person's events: the window nearest the anchor (DuckDB's plan), the whole sequence
+#: sorted as integer keys (ClickHouse's), or the whole sequence of (time, name) pairs (the fallback of both).
+PLANS = ["window", "ranked", "whole"]
+
+
+@pytest.fixture(params=PLANS)
+def plan(engine: Engine, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run paths through any plan whatever the engine prefers, so that each is checked on both engines."""
+    dialect = engine.store.dialect
+    if request.param == "window" and not dialect.keeps_top_values:
+        pytest.skip(f"{dialect.name} has no top_values aggregate")
+    setattr(dialect, "keeps_top_values", request.param == "window")  # noqa: B010 (class flags, shadowed)
+    setattr(dialect, "sorts_integer_lists", request.param == "ranked")  # noqa: B010
+    try:
+        yield request.param
+    finally:
+        delattr(dialect, "keeps_top_values")
+        delattr(dialect, "sorts_integer_lists")
+
+
+def test_worked_example_from_first_event(engine: Engine, plan: str) -> None:
     result = run(engine, worked_log(), steps=3)
     # alice: pageview (x2, collapsed), signup, purchase; bob: pageview, purchase, signup (same instant: by
     # name); carol: pageview (her signup is before the range); dave: pageview (through the merge), signup.
@@ -84,7 +106,7 @@ def test_worked_example_from_first_event(engine: Engine) -> None:
     assert result["persons"] == 4
 
 
-def test_worked_example_to_an_end_event(engine: Engine) -> None:
+def test_worked_example_to_an_end_event(engine: Engine, plan: str) -> None:
     result = run(engine, worked_log(), steps=3, end_event="signup")
     # Numbered so that signup is step 3. alice: pageview, signup; bob: pageview, purchase, signup; dave:
     # pageview, signup; carol has no signup in the range and no path.
@@ -99,7 +121,7 @@ def test_worked_example_to_an_end_event(engine: Engine) -> None:
     assert result["persons"] == 3
 
 
-def test_start_event_and_repeats(engine: Engine) -> None:
+def test_start_event_and_repeats(engine: Engine, plan: str) -> None:
     collapsed = run(engine, worked_log(), steps=3, start_event="signup")
     # From each person's first signup in the range: alice signup, purchase; bob signup; dave signup.
     assert links(collapsed) == [("1_signup", "2_purchase", 1)]
@@ -124,7 +146,7 @@ def test_limit_keeps_top_links_and_their_nodes(engine: Engine) -> None:
     assert dropoffs(result) == [1, 1]
 
 
-def test_include_and_exclude_events(engine: Engine) -> None:
+def test_include_and_exclude_events(engine: Engine, plan: str) -> None:
     log = (
         EventLog()
         .add("p", "home", "2024-05-01T10:00")
@@ -141,7 +163,7 @@ def test_include_and_exclude_events(engine: Engine) -> None:
     assert links(run(engine, log)) == [("1_home", "2_ping", 1), ("2_ping", "3_home", 1), ("3_home", "4_cart", 1)]
 
 
-def test_range_bounds_and_filters(engine: Engine) -> None:
+def test_range_bounds_and_filters(engine: Engine, plan: str) -> None:
     log = (
         EventLog()
         .add("p", "a", "2024-04-30T23:59")  # before the range: not the first event
@@ -167,7 +189,7 @@ def test_start_event_only_counts_in_range_and_steps_cut(engine: Engine) -> None:
     assert links(back) == [("3_y", "4_x", 1)]
 
 
-def test_same_instant_orders_by_code_point(engine: Engine) -> None:
+def test_same_instant_orders_by_code_point(engine: Engine, plan: str) -> None:
     log = EventLog()
     for name in ["é", "a", "Z", "b"]:
         log.add("p", name, "2024-05-01T10:00")
@@ -175,7 +197,7 @@ def test_same_instant_orders_by_code_point(engine: Engine) -> None:
     assert links(run(engine, log, steps=4)) == [("1_Z", "2_a", 1), ("2_a", "3_b", 1), ("3_b", "4_é", 1)]
 
 
-def test_event_names_are_values_and_table_rows(engine: Engine) -> None:
+def test_event_names_are_values_and_table_rows(engine: Engine, plan: str) -> None:
     quoted = 'it\'s "x"; DROP TABLE events; --'
     log = EventLog().add("p", quoted, "2024-05-01T10:00").add("p", "b", "2024-05-01T11:00")
     result = engine.run(log, {"kind": "paths", **RANGE, "start_event": quoted, "exclude_events": ["a'"]})
@@ -183,7 +205,7 @@ def test_event_names_are_values_and_table_rows(engine: Engine) -> None:
     assert result.to_arrow().num_rows == 1
 
 
-def test_daylight_saving_day_bounds(engine: Engine) -> None:
+def test_daylight_saving_day_bounds(engine: Engine, plan: str) -> None:
     # New York springs forward on 2024-03-10: that local day runs 05:00Z .. 04:00Z next day (23 hours).
     log = (
         EventLog()
@@ -253,7 +275,12 @@ options = st.fixed_dictionaries(
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=random_events, chosen=options, timezone=st.sampled_from(["UTC", "America/New_York"]), merge=st.booleans())
 def test_engine_agrees_with_reference(
-    engine: Engine, rows: list[tuple[str, str, dt.datetime]], chosen: dict[str, Any], timezone: str, merge: bool
+    engine: Engine,
+    plan: str,
+    rows: list[tuple[str, str, dt.datetime]],
+    chosen: dict[str, Any],
+    timezone: str,
+    merge: bool,
 ) -> None:
     log = EventLog()
     for person, event, at in rows:
@@ -338,3 +365,45 @@ def test_long_runs_fall_back_to_whole_sequences(engine: Engine) -> None:
     assert links(result) == [("1_refresh", "2_buy", 1), ("1_refresh", "2_leave", 1), ("2_buy", "3_leave", 1)]
     assert dropoffs(result) == [0, 1]
     assert result["persons"] == 2
+
+
+def test_events_stored_after_their_names_were_read(engine: Engine) -> None:
+    """The integer-key plan ranks the event names it read first; a person with an event stored after that
+    read (not among the names) gets their path from their whole sequence, the others from their keys."""
+    dialect = engine.store.dialect
+    setattr(dialect, "keeps_top_values", False)  # noqa: B010 (class flags, shadowed for a test)
+    setattr(dialect, "sorts_integer_lists", True)  # noqa: B010
+    read = paths_module._event_names
+
+    def without_purchase(*args: Any) -> list[str]:
+        return [name for name in read(*args) if name != "purchase"]
+
+    try:
+        whole = run(engine, worked_log(), steps=3)
+        with mock.patch("opsloop.analytics.paths._event_names", side_effect=without_purchase) as names:
+            late = run(engine, worked_log(), steps=3)
+        assert names.call_count == 1
+    finally:
+        delattr(dialect, "keeps_top_values")
+        delattr(dialect, "sorts_integer_lists")
+    # alice and bob did a purchase: both paths still hold it, in its place by time and name.
+    assert late == whole
+    assert ("1_pageview", "2_purchase", 1) in links(late)
+    assert ("2_signup", "3_purchase", 1) in links(late)
+
+
+def test_ranges_too_long_for_integer_keys_sort_pairs(engine: Engine) -> None:
+    dialect = engine.store.dialect
+    setattr(dialect, "keeps_top_values", False)  # noqa: B010 (class flags, shadowed for a test)
+    setattr(dialect, "sorts_integer_lists", True)  # noqa: B010
+    try:
+        expected = run(engine, worked_log(), steps=3)
+        with (
+            mock.patch("opsloop.analytics.paths._MAX_KEY", 1),
+            mock.patch("opsloop.analytics.paths._person_paths", wraps=paths_module._person_paths) as whole,
+        ):
+            assert run(engine, worked_log(), steps=3) == expected
+        assert whole.call_count == 1
+    finally:
+        delattr(dialect, "keeps_top_values")
+        delattr(dialect, "sorts_integer_lists")

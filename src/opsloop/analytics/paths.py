@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -122,15 +123,62 @@ def _case(condition: exp.Expr, then: exp.Expression, default: exp.Expression | N
     return exp.Case(ifs=[exp.If(this=condition, true=then)], default=default)
 
 
-def _path_events(query: PathsQuery, builder: QueryBuilder) -> exp.Select:
-    """The events paths are made of: the range's events, only `include_events` and none of `exclude_events`."""
+def _path_events(
+    query: PathsQuery, builder: QueryBuilder, *, resolve_persons: bool = True, filtered: bool = True
+) -> exp.Select:
+    """The events paths are made of: the range's events, only `include_events` and none of `exclude_events`
+    (and, when `filtered`, only those the query's filters keep)."""
     span = resolve_span(builder.ctx, query.date_from, query.date_to)
-    events = builder.events(span.start, span.end, events=query.include_events or [ANY_EVENT], filters=query.filters)
+    events = builder.events(
+        span.start,
+        span.end,
+        events=query.include_events or [ANY_EVENT],
+        filters=query.filters if filtered else (),
+        resolve_persons=resolve_persons,
+    )
     if query.exclude_events:
         excluded = builder.event_is(query.exclude_events, "e")
         assert excluded is not None
         events = events.where(exp.Not(this=exp.paren(excluded)))
     return events
+
+
+def _anchored_paths(
+    query: PathsQuery,
+    builder: QueryBuilder,
+    sequences: exp.Select,
+    anchor: exp.Expression | None,
+    carry: tuple[str, ...] = (),
+    keep: exp.Expr | None = None,
+) -> exp.Select:
+    """From rows with `seq` (a person's events in order) and the `carry` columns: `path`, the `steps` events
+    from the first `anchor` on (or up to it, for `end_event`; from the first event when there is no anchor),
+    for persons whose sequence has the anchor (or who pass `keep`). Repeats are dropped first when asked."""
+    dialect = builder.dialect
+    seq, steps, at = col("seq"), num(query.steps), col("at")
+    carried = [col(c) for c in carry]
+    if query.collapse_repeats:
+        sequences = exp.select(exp.alias_(dialect.drop_repeats(seq.copy()), "seq"), *carried).from_(
+            sequences.subquery("q")
+        )
+    # `at`: the position of the start (or end) event's first occurrence; 0 when the person has none.
+    position = dialect.list_position(seq.copy(), anchor) if anchor is not None else num(1)
+    anchored = exp.select(exp.alias_(position, "at"), seq.copy(), *(c.copy() for c in carried)).from_(
+        sequences.subquery("a")
+    )
+    if query.end_event is not None:
+        # The last `steps` events up to `at`: from at - steps + 1 (or the first event), min(at, steps) long.
+        longer = exp.GT(this=at.copy(), expression=steps.copy())
+        first = _case(longer, exp.Add(this=exp.Sub(this=at.copy(), expression=steps.copy()), expression=num(1)), num(1))
+        path = dialect.list_slice(seq.copy(), first, _case(longer.copy(), steps.copy(), at.copy()))
+    else:
+        path = dialect.list_slice(seq.copy(), at.copy(), steps.copy())
+    found: exp.Expr = exp.GT(this=at.copy(), expression=num(0))
+    return (
+        exp.select(exp.alias_(path, "path"), *(c.copy() for c in carried))
+        .from_(anchored.subquery("b"))
+        .where(exp.or_(found, keep) if keep is not None else found)
+    )
 
 
 def _person_paths(query: PathsQuery, builder: QueryBuilder, persons: list[str] | None = None) -> exp.Select:
@@ -142,29 +190,76 @@ def _person_paths(query: PathsQuery, builder: QueryBuilder, persons: list[str] |
         member = dialect.array_contains(builder.value(persons), dialect.as_text(col(PERSON)))
         events = exp.select("*").from_(events.subquery("ev0")).where(member)
     # One list per person (sorted there, not by a window over all rows): events in time order, at the same
-    # instant by name; repeats dropped.
-    seq = col("seq")
+    # instant by name.
     sequence = dialect.sorted_values(col(EVENT), col(TIMESTAMP))
     grouped = exp.select(exp.alias_(sequence, "seq")).from_(events.subquery("ev")).group_by(col(PERSON))
-    if query.collapse_repeats:
-        grouped = exp.select(exp.alias_(dialect.drop_repeats(seq.copy()), "seq")).from_(grouped.subquery("q"))
-    # `at`: the position of the start (or end) event's first occurrence; 0 when the person has none.
-    steps, at = num(query.steps), col("at")
     anchor = query.start_event or query.end_event
-    position = dialect.list_position(seq.copy(), builder.value(anchor)) if anchor is not None else num(1)
-    anchored = exp.select(exp.alias_(position, "at"), seq.copy()).from_(grouped.subquery("a"))
-    if query.end_event is not None:
-        # The last `steps` events up to `at`: from at - steps + 1 (or the first event), min(at, steps) long.
-        longer = exp.GT(this=at.copy(), expression=steps.copy())
-        first = _case(longer, exp.Add(this=exp.Sub(this=at.copy(), expression=steps.copy()), expression=num(1)), num(1))
-        path = dialect.list_slice(seq.copy(), first, _case(longer.copy(), steps.copy(), at.copy()))
-    else:
-        path = dialect.list_slice(seq.copy(), at.copy(), steps.copy())
-    return (
-        exp.select(exp.alias_(path, "path"))
-        .from_(anchored.subquery("b"))
-        .where(exp.GT(this=at.copy(), expression=num(0)))
+    return _anchored_paths(query, builder, grouped, builder.value(anchor) if anchor is not None else None)
+
+
+def _event_names(query: PathsQuery, builder: QueryBuilder, fetch: Fetch) -> list[str]:
+    """The names of the events paths can be made of in the range, in code-point order (the order events at
+    the same instant take)."""
+    events = _path_events(query, builder, resolve_persons=False, filtered=False)
+    names = exp.select(col(EVENT)).from_(events.subquery("ev")).distinct()
+    return sorted(str(row[EVENT]) for row in fetch.rows(names))
+
+
+#: Largest key `_ranked_paths` builds: microseconds into the range times the number of ranks (with room).
+_MAX_KEY = 2**62
+
+
+def _ranked_paths(query: PathsQuery, builder: QueryBuilder, names: list[str]) -> exp.Select | None:
+    """One row per person with a path, from their whole sequence sorted as integers
+    (`Dialect.sorts_integer_lists`): each event is the key `micros into the range × (n + 1) + rank`, where
+    `rank` is the event's position among the range's `names` (n of them), so sorting keys orders events
+    by time and, at the same instant, by name. Without person filters the events are keyed per stored
+    person and their lists joined per person after identity merges (`resolve_later`).
+
+    Columns `path`, `exact` and `pid` (the person as text), as from `_windowed_paths`: a person with an
+    event not among `names` (stored after they were read) has rank n, and `exact` false so that their path
+    comes from `_person_paths`. None when the range is too long for the keys."""
+    dialect = builder.dialect
+    span = resolve_span(builder.ctx, query.date_from, query.date_to)
+    width = len(names) + 1
+    micros = (span.end - span.start) // dt.timedelta(microseconds=1)
+    if micros * width >= _MAX_KEY:
+        return None
+    late = builder.resolves_late(query.filters)
+    events = _path_events(query, builder, resolve_persons=not late)
+    listed = builder.value(names)
+    start = dialect.epoch_micros(builder.value(span.start))
+    offset = exp.Sub(this=dialect.epoch_micros(col(TIMESTAMP)), expression=start)
+    key = exp.Add(
+        this=exp.Mul(this=exp.paren(offset), expression=num(width)),
+        expression=dialect.rank_of(col(EVENT), listed, width - 1),
     )
+    keys = exp.select(col(PERSON), exp.alias_(dialect.collect(key), "keys")).from_(events.subquery("ev"))
+    keys = keys.group_by(col(PERSON))
+    if late:
+        resolved = builder.resolve_later(keys, ["keys"])
+        keys = exp.select(col(PERSON), exp.alias_(dialect.concat_lists(col("keys")), "keys"))
+        keys = keys.from_(resolved.subquery("r")).group_by(col(PERSON))
+    ranks = dialect.map_list(dialect.sort_list(col("keys")), lambda k: exp.Mod(this=k, expression=num(width)))
+    sequences = exp.select(
+        exp.alias_(ranks, "seq"),
+        exp.alias_(dialect.as_text(col(PERSON)), "pid"),
+        exp.alias_(exp.Not(this=dialect.array_contains(col("seq"), num(width - 1))), "exact"),
+    ).from_(keys.subquery("k"))
+    anchor = query.start_event or query.end_event
+    rank = (names.index(anchor) if anchor in names else -1) if anchor is not None else None
+    paths = _anchored_paths(
+        query,
+        builder,
+        sequences,
+        num(rank) if rank is not None else None,
+        ("pid", "exact"),
+        keep=exp.Not(this=col("exact")),
+    )
+    named = dialect.map_list(
+        col("path"), lambda r: dialect.list_item(listed.copy(), exp.Add(this=r, expression=num(1)))
+    )
+    return exp.select(exp.alias_(named, "path"), "exact", "pid").from_(paths.subquery("r"))
 
 
 def window_size(query: PathsQuery) -> int:
@@ -271,21 +366,22 @@ def _windowed_paths(query: PathsQuery, builder: QueryBuilder) -> exp.Select:
     return exp.select(exp.alias_(path, "path"), exp.alias_(exact, "exact"), "pid").from_(trimmed.subquery("w4"))
 
 
-def _transitions(query: PathsQuery, builder: QueryBuilder, paths: exp.Select, windowed: bool) -> exp.Select:
+def _transitions(query: PathsQuery, builder: QueryBuilder, paths: exp.Select, flagged: bool) -> exp.Select:
     """Rows `(step, event, source, persons)`: persons whose path has `event` at `step` and `source` at the
-    step before (NULL: nothing before). From windowed paths, a person whose path is not exact gives a row
-    of its own instead: step 0, `event` their id as text."""
+    step before (NULL: nothing before). From `flagged` paths (with `exact` and `pid`, from `_windowed_paths`
+    or `_ranked_paths`), a person whose path is not exact gives a row of its own instead: step 0, `event`
+    their id as text."""
     dialect = builder.dialect
     path: exp.Expression = col("path")
     k = col("k")
-    if windowed:
+    if flagged:
         path = _case(col("exact"), path, exp.Array(expressions=[col("pid")]))
     exploded = exp.select(
         exp.alias_(path, "path"),
         exp.alias_(
             dialect.expand_range(num(1), exp.Add(this=dialect.list_length(path.copy()), expression=num(1))), "k"
         ),
-        *([col("exact")] if windowed else []),
+        *([col("exact")] if flagged else []),
     ).from_(paths.subquery("c"))
     path = col("path")
     length = dialect.list_length(path.copy())
@@ -293,7 +389,7 @@ def _transitions(query: PathsQuery, builder: QueryBuilder, paths: exp.Select, wi
     if query.end_event is not None:
         # The end event is step `steps`: a shorter path starts later.
         step = exp.Add(this=k.copy(), expression=exp.Sub(this=num(query.steps), expression=length.copy()))
-    if windowed:
+    if flagged:
         step = _case(col("exact"), step, num(0))
     previous = dialect.list_item(path.copy(), exp.Sub(this=k.copy(), expression=num(1)))
     # One path per person and one event per step of it: counting rows counts distinct persons.
@@ -315,9 +411,10 @@ def node_name(step: int, event: str) -> str:
 
 
 def compute_paths(query: PathsQuery, builder: QueryBuilder, fetch: Fetch) -> PathsResult:
-    """Run a paths query: every transition's persons from the windowed statement where the engine has one
-    (and the whole sequences of the few persons it cannot settle), else from whole sequences; the top links,
-    nodes and drop-offs follow here."""
+    """Run a paths query: every transition's persons from the windowed statement where the engine keeps a
+    group's top values, else from whole sequences sorted as integers where the engine sorts those fast,
+    else from whole sequences of (time, name) pairs; the few persons the first two cannot settle get
+    theirs from whole sequences. The top links, nodes and drop-offs follow in `_result`."""
     counts: dict[tuple[int, str, str | None], int] = {}
     unsettled: list[str] = []
 
@@ -331,12 +428,26 @@ def compute_paths(query: PathsQuery, builder: QueryBuilder, fetch: Fetch) -> Pat
             key = (step, event, source)
             counts[key] = counts.get(key, 0) + int(row["persons"])
 
-    if builder.dialect.keeps_top_values:
-        add(_transitions(query, builder, _windowed_paths(query, builder), windowed=True))
+    dialect = builder.dialect
+    flagged: exp.Select | None = None
+    if dialect.keeps_top_values:
+        flagged = _windowed_paths(query, builder)
+    elif dialect.sorts_integer_lists:
+        names = _event_names(query, builder, fetch)
+        if not names:
+            return _result(query, counts)
+        flagged = _ranked_paths(query, builder, names)
+    if flagged is not None:
+        add(_transitions(query, builder, flagged, flagged=True))
         if unsettled:
-            add(_transitions(query, builder, _person_paths(query, builder, unsettled), windowed=False))
+            add(_transitions(query, builder, _person_paths(query, builder, unsettled), flagged=False))
     else:
-        add(_transitions(query, builder, _person_paths(query, builder), windowed=False))
+        add(_transitions(query, builder, _person_paths(query, builder), flagged=False))
+    return _result(query, counts)
+
+
+def _result(query: PathsQuery, counts: dict[tuple[int, str, str | None], int]) -> PathsResult:
+    """The top links, their nodes and the drop-offs from persons per (step, event, event at the step before)."""
     node_persons: dict[tuple[int, str], int] = {}
     at_step: dict[int, int] = {}
     into: dict[int, int] = {}

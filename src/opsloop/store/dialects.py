@@ -39,6 +39,9 @@ class Dialect:
     #: `top_values` exists: a group's first (or last) few rows by a key in one aggregate that keeps only
     #: those (a heap per group), far cheaper than collecting and sorting the whole group.
     keeps_top_values: ClassVar[bool] = False
+    #: Sorting each group's list of integers costs far less than sorting a list of (time, name) pairs, enough
+    #: that paths sort each person's whole sequence as integer keys (time and the name's rank in one BIGINT).
+    sorts_integer_lists: ClassVar[bool] = False
 
     def events_ddl(self) -> list[str]:
         """Statements that create the events table and the person replicas if missing."""
@@ -194,6 +197,26 @@ class Dialect:
 
     def as_text(self, value: exp.Expression) -> exp.Expression:
         """A value (a UUID, a number) as its text."""
+        raise NotImplementedError
+
+    def rank_of(self, text: exp.Expression, names: exp.Expression, missing: int) -> exp.Expression:
+        """The 0-based position of `text` in `names` (a list parameter) as a BIGINT; `missing` when absent."""
+        raise NotImplementedError
+
+    def collect(self, value: exp.Expression) -> exp.Expression:
+        """Aggregate: the group's values as a list, in no particular order."""
+        raise NotImplementedError
+
+    def concat_lists(self, lists: exp.Expression) -> exp.Expression:
+        """Aggregate: the group's lists joined into one, in no particular order."""
+        raise NotImplementedError
+
+    def sort_list(self, items: exp.Expression) -> exp.Expression:
+        """A list sorted ascending."""
+        raise NotImplementedError
+
+    def map_list(self, items: exp.Expression, fn: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+        """The list of `fn(x)` for each element `x` of `items`."""
         raise NotImplementedError
 
     def top_values(self, value: exp.Expression, key: exp.Expression, k: int, largest: bool = False) -> exp.Expression:
@@ -430,6 +453,28 @@ class DuckDBDialect(Dialect):
     def as_text(self, value: exp.Expression) -> exp.Expression:
         """`CAST(value AS TEXT)`."""
         return exp.cast(value, "text")
+
+    def rank_of(self, text: exp.Expression, names: exp.Expression, missing: int) -> exp.Expression:
+        """`coalesce(list_position(names, text) - 1, missing)`."""
+        position = exp.Sub(this=_fn("list_position", names, text), expression=exp.Literal.number(1))
+        return exp.Coalesce(this=position, expressions=[exp.Literal.number(missing)])
+
+    def collect(self, value: exp.Expression) -> exp.Expression:
+        """`list(value)`."""
+        return _fn("list", value)
+
+    def concat_lists(self, lists: exp.Expression) -> exp.Expression:
+        """`flatten(list(lists))`."""
+        return _fn("flatten", _fn("list", lists))
+
+    def sort_list(self, items: exp.Expression) -> exp.Expression:
+        """`list_sort`."""
+        return _fn("list_sort", items)
+
+    def map_list(self, items: exp.Expression, fn: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+        """`list_transform(items, lambda x: fn(x))`."""
+        x = exp.to_identifier("x")
+        return _fn("list_transform", items, exp.Lambda(this=fn(exp.column(x)), expressions=[x]))
 
     keeps_top_values = True
 
@@ -698,6 +743,31 @@ class ClickHouseDialect(Dialect):
         x = exp.to_identifier("x")
         second = exp.Lambda(this=_fn("tupleElement", exp.column(x), exp.Literal.number(2)), expressions=[x])
         return _fn("arrayMap", second, pairs)
+
+    sorts_integer_lists = True
+
+    def rank_of(self, text: exp.Expression, names: exp.Expression, missing: int) -> exp.Expression:
+        """`transform(toString(text), names, range(length(names)), missing)`: a hash lookup of the name."""
+        ranks = _fn("range", _fn("length", names.copy()))
+        found = _fn("transform", _fn("toString", text), names, ranks, exp.Literal.number(missing))
+        return _fn("toInt64", found)
+
+    def collect(self, value: exp.Expression) -> exp.Expression:
+        """`groupArray`."""
+        return _fn("groupArray", value)
+
+    def concat_lists(self, lists: exp.Expression) -> exp.Expression:
+        """`groupArrayArray`."""
+        return _fn("groupArrayArray", lists)
+
+    def sort_list(self, items: exp.Expression) -> exp.Expression:
+        """`arraySort`."""
+        return _fn("arraySort", items)
+
+    def map_list(self, items: exp.Expression, fn: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+        """`arrayMap(x -> fn(x), items)`."""
+        x = exp.to_identifier("x")
+        return _fn("arrayMap", exp.Lambda(this=fn(exp.column(x)), expressions=[x]), items)
 
     def drop_repeats(self, items: exp.Expression) -> exp.Expression:
         """`arrayCompact`."""
