@@ -225,6 +225,10 @@ def handwritten_sql(kind: Any, engine: str) -> str:
     return sql.replace("FROM events", "FROM resolved_events").replace("from events", "from resolved_events")
 
 
+#: Runs of each pandas implementation (their median is the time compared).
+PANDAS_REPEATS = 3
+
+
 def run_engine(engine: str, rows: int, kinds: list[str], repeats: int, with_pandas: bool) -> list[dict[str, Any]]:
     """Time every kind on one engine and size."""
     from opsloop.analytics.runner import run_analysis
@@ -262,16 +266,18 @@ def run_engine(engine: str, rows: int, kinds: list[str], repeats: int, with_pand
     for r in results:
         r["peak_rss_mib"] = rss
         r["query_rss_mib"] = rss - held
+    # pandas runs with the store closed, so that no engine thread competes with it.
+    store.close()
     if with_pandas:
         frame = events.select(["distinct_id", "person_id", "event", "timestamp", "properties"]).to_pandas()
         ids = distinct_ids.select(["distinct_id", "person_id"]).to_pandas()
         for r in results:
             kind = importlib.import_module(f"benchmarks.kinds.{r['kind']}")
-            # pandas resolves identity merges too, as opsloop does on every query.
-            r["pandas"], _ = timed(lambda kind=kind: kind.pandas_impl(resolve_persons(frame, ids)), 1)
+            # pandas resolves identity merges too, as opsloop does on every query. The median of a few runs:
+            # one run of pandas moves by 20-30 % from one run to the next here.
+            r["pandas"], _ = timed(lambda kind=kind: kind.pandas_impl(resolve_persons(frame, ids)), PANDAS_REPEATS)
             print(f"  {r['kind']}: pandas {r['pandas']:.3f} s", flush=True)
         del frame
-    store.close()
     return results
 
 

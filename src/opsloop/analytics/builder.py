@@ -169,7 +169,7 @@ class QueryBuilder:
     @staticmethod
     def _joined_person() -> exp.Expression:
         """The person of a row of the events join in `events()`, after identity merges."""
-        return exp.Coalesce(this=col(PERSON, "pdi"), expressions=[col(PERSON, "e")])
+        return exp.Coalesce(this=col(PERSON, "o"), expressions=[col(PERSON, "e")])
 
     def _equals(self, text: exp.Expression, value: str | int | float | bool) -> exp.Expr:
         if isinstance(value, bool):
@@ -237,12 +237,6 @@ class QueryBuilder:
         need_person = with_person or any(f.type == "person" for f in filters)
         resolve_persons = resolve_persons or need_person or self.always_resolve_persons
         person = self._joined_person() if resolve_persons else col(PERSON, "e")
-        distinct_ids = (
-            exp.select("distinct_id", PERSON)
-            .from_(self.dialect.replica_table("person_distinct_ids"))
-            .where(exp.EQ(this=exp.column("project_id"), expression=num(project)))
-            .where(exp.Not(this=exp.column("is_deleted")))
-        )
         columns: list[exp.Expr] = [
             exp.alias_(person, PERSON, quoted=True),
             # Aliased: ClickHouse would otherwise name a column `e.properties` when a join has another.
@@ -252,9 +246,11 @@ class QueryBuilder:
         ]
         select = exp.select(*columns).from_(exp.to_table("events").as_("e"))
         if resolve_persons:
+            # Through the merge overrides, keyed by the stored person: a few rows (one per merged-away person)
+            # against the distinct-id map's one per id (chdb trends at 10M: 0.22 s against 0.31 s).
             select = select.join(
-                distinct_ids.subquery("pdi"),
-                on=exp.EQ(this=col("distinct_id", "pdi"), expression=col("distinct_id", "e")),
+                self.overrides().subquery("o"),
+                on=exp.EQ(this=col("old_person_id", "o"), expression=col(PERSON, "e")),
                 join_type="left",
             )
         if need_person:
@@ -285,26 +281,31 @@ class QueryBuilder:
     def resolves_late(self, filters: Sequence[PropertyFilter]) -> bool:
         """Whether an analysis with these filters may read `events(..., resolve_persons=False)`, aggregate
         per stored person and then resolve its per-person rows with `resolve_later`: no filter reads a
-        person. (Joining tens of millions of events to the distinct-id map costs about as much as
-        scanning them; resolving a row per person costs next to nothing.)"""
+        person. (Joining tens of millions of events to the merge overrides costs a good part of scanning
+        them; resolving a row per person costs next to nothing.)"""
         return not self.always_resolve_persons and all(f.type == "event" for f in filters)
+
+    def overrides(self) -> exp.Select:
+        """The project's identity merges: `old_person_id`, a person merged away, and `person_id`, the person
+        it is part of now (chains followed). Exact for every event because a merge moves every distinct id
+        of a person: all events stored with one person belong to one person now."""
+        return (
+            exp.select("old_person_id", PERSON)
+            .from_(self.dialect.replica_table("person_overrides"))
+            .where(exp.EQ(this=exp.column("project_id"), expression=num(self.ctx.project_id)))
+        )
 
     def resolve_later(self, source: exp.Select | str, columns: Sequence[str]) -> exp.Select:
         """Rows of `source` (a statement, or a CTE's name), whose `person_id` is the person an event was
         stored with, with `person_id` the person it belongs to now and `columns` carried along. Exact because
         a merge moves every distinct id of a person: all events stored with one person belong to one person
         now (`person_overrides`)."""
-        overrides = (
-            exp.select("old_person_id", PERSON)
-            .from_(self.dialect.replica_table("person_overrides"))
-            .where(exp.EQ(this=exp.column("project_id"), expression=num(self.ctx.project_id)))
-        )
         person = exp.func("coalesce", col(PERSON, "o"), col(PERSON, "s"))
         return (
             exp.select(exp.alias_(person, PERSON, quoted=True), *(col(c, "s") for c in columns))
             .from_(exp.to_table(source).as_("s") if isinstance(source, str) else source.subquery("s"))
             .join(
-                overrides.subquery("o"),
+                self.overrides().subquery("o"),
                 on=exp.EQ(this=col("old_person_id", "o"), expression=col(PERSON, "s")),
                 join_type="left",
             )
