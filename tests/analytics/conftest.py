@@ -188,3 +188,15 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     store = open_event_store(url)
     yield Engine(store.dialect.name, store, itertools.count(1))
     store.close()
+
+
+@pytest.fixture(params=["rows", "lists"])
+def distinct_values(engine: Engine, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Collect each person's distinct values (active days, buckets) either way whatever the engine prefers:
+    distinct (person, value) rows, or one list per person (`Dialect.collects_distinct_cheaply`)."""
+    dialect = engine.store.dialect
+    setattr(dialect, "collects_distinct_cheaply", request.param == "lists")  # noqa: B010 (a class flag, shadowed)
+    try:
+        yield request.param
+    finally:
+        delattr(dialect, "collects_distinct_cheaply")

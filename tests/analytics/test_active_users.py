@@ -14,7 +14,7 @@ from tests.analytics.conftest import Engine, EventLog
 from tests.analytics.reference_activity import EXAMPLE_RANGE, example_log
 
 
-def test_worked_example(engine: Engine) -> None:
+def test_worked_example(engine: Engine, distinct_values: str) -> None:
     result = engine.run(example_log(), {"kind": "active_users", **EXAMPLE_RANGE})
     assert result.dates == [f"2024-05-{d:02d}" for d in range(6, 13)]
     # Active days: alice 05-01, 05-06, 05-08; bob 05-06, 05-07, 05-12; carol 04-10, 05-09 (through c-anon).
@@ -48,7 +48,7 @@ def test_window_edges_and_events_before_the_range(engine: Engine) -> None:
     assert result.dau_mau == [0, 0]
 
 
-def test_same_timestamp_merges_and_filters(engine: Engine) -> None:
+def test_same_timestamp_merges_and_filters(engine: Engine, distinct_values: str) -> None:
     log = (
         EventLog()
         .add("a", "x", "2024-06-01T10:00", plan="pro")
@@ -137,7 +137,9 @@ def random_logs(draw: st.DrawFn) -> EventLog:
     length=st.integers(1, 25),
     timezone=st.sampled_from(["UTC", "Europe/Madrid", "America/New_York", "Asia/Shanghai"]),
 )
-def test_engine_agrees_with_reference(engine: Engine, log: EventLog, first: int, length: int, timezone: str) -> None:
+def test_engine_agrees_with_reference(
+    engine: Engine, distinct_values: str, log: EventLog, first: int, length: int, timezone: str
+) -> None:
     date_from = dt.date(2024, 3, 10) + dt.timedelta(days=first)
     date_to = date_from + dt.timedelta(days=length - 1)
     events = ["$any", "buy"]

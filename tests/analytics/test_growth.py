@@ -49,7 +49,7 @@ def rounded(values: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return {k: [round(v, 9) if isinstance(v, float) else v for v in vs] for k, vs in values.items()}
 
 
-def test_worked_example(engine: Engine) -> None:
+def test_worked_example(engine: Engine, distinct_values: str) -> None:
     result = engine.run(worked_example(), {"kind": "growth", "date_from": "2024-05-06", "date_to": "2024-05-26"})
     # Week of 04-29 (before the range): ann, ben, fay (through fay-anon) -> 3 active.
     # 05-06: ann, fay retained, cat new; ben churned. churn 1/3, growth 0/3, quick (1 + 0) / 1.
@@ -141,7 +141,7 @@ def test_default_interval_is_week() -> None:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(log=logs(), query=queries())
-def test_agrees_with_reference(engine: Engine, log: EventLog, query: dict[str, Any]) -> None:
+def test_agrees_with_reference(engine: Engine, distinct_values: str, log: EventLog, query: dict[str, Any]) -> None:
     result = run_both(engine, log, "growth", query)
     expected = reference_growth(log.resolved(), **query)
     assert rounded(as_dict(result)) == rounded({k: expected[k] for k in FIELDS})

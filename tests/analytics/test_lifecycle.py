@@ -45,7 +45,7 @@ def counts(result: Any) -> dict[str, list[Any]]:
     return {k: getattr(result, k) for k in ("dates", "new", "returning", "resurrecting", "dormant")}
 
 
-def test_worked_example(engine: Engine) -> None:
+def test_worked_example(engine: Engine, distinct_values: str) -> None:
     result = engine.run(worked_example(), {"kind": "lifecycle", **RANGE})
     # 05-02: bob new (first event ever), alice returning (active 05-01), dan dormant (05-01, not 05-02).
     # 05-03: bob returning, carol resurrecting (last active 04-28), alice dormant.
@@ -152,7 +152,7 @@ def test_months_and_events_before_the_range(engine: Engine) -> None:
     }
 
 
-def test_daylight_saving_day_and_same_timestamp(engine: Engine) -> None:
+def test_daylight_saving_day_and_same_timestamp(engine: Engine, distinct_values: str) -> None:
     # New York springs forward on 2024-03-10 (a 23-hour day). 2024-03-10T04:30Z is 03-09 23:30 EST and
     # 2024-03-11T03:30Z is 03-10 23:30 EDT; two events at the same instant count the person once.
     log = (
@@ -274,7 +274,7 @@ def run_both(engine: Engine, log: EventLog, kind: str, query: dict[str, Any]) ->
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(log=logs(), query=queries())
-def test_agrees_with_reference(engine: Engine, log: EventLog, query: dict[str, Any]) -> None:
+def test_agrees_with_reference(engine: Engine, distinct_values: str, log: EventLog, query: dict[str, Any]) -> None:
     result = run_both(engine, log, "lifecycle", query)
     expected = reference_lifecycle(log.resolved(), **query)
     assert counts(result) == {k: expected[k] for k in ("dates", "new", "returning", "resurrecting", "dormant")}

@@ -80,10 +80,11 @@ def gaps_statement(query: ActiveUsersQuery, builder: QueryBuilder) -> exp.Select
     events = builder.events(first, span.end, events=[query.event], filters=query.filters, resolve_persons=not late)
     number = builder.dialect.date_number(builder.bucket("day"), "day")
     days = exp.select(col(PERSON), exp.alias_(number, "n")).from_("ev")
+    listed = False
     if late:
-        # Distinct per stored person first; only those pairs are resolved through identity merges.
-        days = builder.resolve_later(days.distinct(), ["n"])
-    pairs = builder.dialect.previous_values(days, PERSON, "n")
+        # Distinct days per stored person first; only those are resolved through identity merges.
+        days, listed = builder.resolve_values_later(days, "n")
+    pairs = builder.dialect.previous_values(days, PERSON, "n", listed)
     since = exp.Sub(this=exp.column("v"), expression=exp.column("pv"))
     gap = exp.func("least", exp.func("coalesce", since, num(MONTH_DAYS)), num(MONTH_DAYS))
     counts = (

@@ -295,6 +295,15 @@ class QueryBuilder:
             .where(exp.EQ(this=exp.column("project_id"), expression=num(self.ctx.project_id)))
         )
 
+    def resolve_values_later(self, rows: exp.Select, value: str) -> tuple[exp.Select, bool]:
+        """`rows` (`person_id` as stored, `value`) resolved through identity merges (`resolve_later`), for
+        `Dialect.previous_values`: one row per stored person with the list of its distinct values where the
+        engine collects those cheaply from raw rows (`listed`, True), else the distinct (person, value) rows."""
+        if self.dialect.collects_distinct_cheaply:
+            lists = exp.select(col(PERSON), exp.alias_(self.dialect.collect_distinct(exp.column(value)), value))
+            return self.resolve_later(lists.from_(rows.subquery("v")).group_by(col(PERSON)), [value]), True
+        return self.resolve_later(rows.distinct(), [value]), False
+
     def resolve_later(self, source: exp.Select | str, columns: Sequence[str]) -> exp.Select:
         """Rows of `source` (a statement, or a CTE's name), whose `person_id` is the person an event was
         stored with, with `person_id` the person it belongs to now and `columns` carried along. Exact because

@@ -122,10 +122,11 @@ def activity_statement(query: ActivityQuery, interval: Period, builder: QueryBui
     )
     number = builder.dialect.date_number(builder.bucket(interval), "month" if interval == "month" else "day")
     numbered = exp.select(col(PERSON), exp.alias_(number, "n")).from_("ev")
+    listed = False
     if late:
-        # Distinct (stored person, bucket) pairs first: only those are resolved through identity merges.
-        numbered = builder.resolve_later(numbered.distinct(), ["n"])
-    sequence = builder.dialect.previous_values(numbered, PERSON, "n")
+        # Distinct buckets per stored person first: only those are resolved through identity merges.
+        numbered, listed = builder.resolve_values_later(numbered, "n")
+    sequence = builder.dialect.previous_values(numbered, PERSON, "n", listed)
     step = 7 if interval == "week" else 1
     previous = exp.column("pv")
     counts = (

@@ -108,9 +108,14 @@ class Dialect:
         month buckets differ by 1 and consecutive week buckets by 7."""
         raise NotImplementedError
 
-    def previous_values(self, source: exp.Select, group: str, value: str) -> exp.Select:
+    def previous_values(self, source: exp.Select, group: str, value: str, listed: bool = False) -> exp.Select:
         """For each distinct `(group, value)` row of `source` (integer values): columns `v`, the value, and
-        `pv`, the group's next smaller value (NULL for its smallest): e.g. a person's previous active period."""
+        `pv`, the group's next smaller value (NULL for its smallest): e.g. a person's previous active period.
+        `listed`: `value` is a list of values (a group's rows may repeat values between them)."""
+        raise NotImplementedError
+
+    def collect_distinct(self, value: exp.Expression) -> exp.Expression:
+        """Aggregate: the group's distinct values as a list, in no particular order."""
         raise NotImplementedError
 
     def expand_range(self, low: exp.Expression, high: exp.Expression) -> exp.Expression:
@@ -342,17 +347,20 @@ class DuckDBDialect(Dialect):
         """`date_diff(unit, DATE '1970-01-01', day)` (months count month boundaries crossed)."""
         return _fn("date_diff", _text(unit), exp.cast(_text("1970-01-01"), "DATE"), day)
 
-    def previous_values(self, source: exp.Select, group: str, value: str) -> exp.Select:
-        """`lag(v) OVER (PARTITION BY g ORDER BY v)` over the distinct rows."""
-        pairs = exp.select(exp.alias_(exp.column(group), "g"), exp.alias_(exp.column(value), "v")).from_(
-            source.subquery("src")
-        )
+    def previous_values(self, source: exp.Select, group: str, value: str, listed: bool = False) -> exp.Select:
+        """`lag(v) OVER (PARTITION BY g ORDER BY v)` over the distinct rows (lists unnested first)."""
+        values = _fn("unnest", exp.column(value)) if listed else exp.column(value)
+        pairs = exp.select(exp.alias_(exp.column(group), "g"), exp.alias_(values, "v")).from_(source.subquery("src"))
         window = exp.Window(
             this=exp.Lag(this=exp.column("v")),
             partition_by=[exp.column("g")],
             order=exp.Order(expressions=[exp.Ordered(this=exp.column("v"))]),
         )
         return exp.select("v", exp.alias_(window, "pv")).from_(pairs.distinct().subquery("pairs"))
+
+    def collect_distinct(self, value: exp.Expression) -> exp.Expression:
+        """`list(DISTINCT value)`."""
+        return _fn("list", exp.Distinct(expressions=[value]))
 
     def expand_range(self, low: exp.Expression, high: exp.Expression) -> exp.Expression:
         """`unnest(range(low, high))`."""
@@ -664,17 +672,20 @@ class ClickHouseDialect(Dialect):
             return _fn("toRelativeDayNum", day)
         return exp.Sub(this=_fn("toRelativeMonthNum", day), expression=exp.Literal.number(1970 * 12 + 1))
 
-    def previous_values(self, source: exp.Select, group: str, value: str) -> exp.Select:
+    def previous_values(self, source: exp.Select, group: str, value: str, listed: bool = False) -> exp.Select:
         """One sorted array of distinct values per group, `ARRAY JOIN`ed with itself shifted by one: about
         twice as fast as `lag` over a window here (no sort of all rows, one pass per group)."""
-        values = exp.Anonymous(
-            this="arraySort", expressions=[exp.Anonymous(this="groupUniqArray", expressions=[exp.column(value)])]
-        )
+        collected = _fn("groupUniqArrayArray" if listed else "groupUniqArray", exp.column(value))
+        values = _fn("arraySort", collected)
         groups = exp.select(exp.alias_(values, "vs")).from_(source.subquery("src")).group_by(exp.column(group))
         nullable = exp.cast(exp.column("vs"), exp.DataType.build("Array(Nullable(Int64))", dialect="clickhouse"))
         shifted = _fn("arrayPushFront", _fn("arrayPopBack", nullable), exp.Null())
         join = exp.Join(this=exp.alias_(exp.column("vs"), "v"), expressions=[exp.alias_(shifted, "pv")], kind="ARRAY")
         return exp.select("v", "pv").from_(groups.subquery("groups")).join(join)
+
+    def collect_distinct(self, value: exp.Expression) -> exp.Expression:
+        """`groupUniqArray`."""
+        return _fn("groupUniqArray", value)
 
     def expand_range(self, low: exp.Expression, high: exp.Expression) -> exp.Expression:
         """`arrayJoin(range(low, high))`."""
