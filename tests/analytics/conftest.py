@@ -192,8 +192,9 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(params=["rows", "lists"])
 def distinct_values(engine: Engine, request: pytest.FixtureRequest) -> Iterator[str]:
-    """Collect each person's distinct values (active days, buckets) either way whatever the engine prefers:
-    distinct (person, value) rows, or one list per person (`Dialect.collects_distinct_cheaply`)."""
+    """Run either way whatever the engine prefers (`Dialect.collects_distinct_cheaply`): each person's
+    distinct values (active days, buckets) as distinct (person, value) rows or as one list per person;
+    trends' distinct persons counted from rows grouped per stored person, or from the raw events."""
     dialect = engine.store.dialect
     setattr(dialect, "collects_distinct_cheaply", request.param == "lists")  # noqa: B010 (a class flag, shadowed)
     try:

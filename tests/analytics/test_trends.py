@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -46,19 +45,7 @@ def values(result, n: int = 0) -> list[float | None]:  # type: ignore[no-untyped
     return list(result.series[n].values)
 
 
-@pytest.fixture(params=["late", "early"])
-def plan(engine: Engine, request: pytest.FixtureRequest) -> Iterator[str]:
-    """Count persons either way whatever the engine prefers: events counted per stored person and bucket,
-    then resolved (`late`), or each event joined to the identity merges (`early`)."""
-    dialect = engine.store.dialect
-    setattr(dialect, "collects_distinct_cheaply", request.param == "early")  # noqa: B010 (a class flag, shadowed)
-    try:
-        yield request.param
-    finally:
-        delattr(dialect, "collects_distinct_cheaply")
-
-
-def test_total_and_persons(engine: Engine, plan: str) -> None:
+def test_total_and_persons(engine: Engine, distinct_values: str) -> None:
     result = engine.run(
         small_log(),
         {
@@ -95,7 +82,7 @@ def test_property_maths(engine: Engine) -> None:
     assert run("p90") == ([10, pytest.approx(27.5), 0], pytest.approx(26))
 
 
-def test_per_person_average_and_formula(engine: Engine, plan: str) -> None:
+def test_per_person_average_and_formula(engine: Engine, distinct_values: str) -> None:
     result = engine.run(
         small_log(),
         {
@@ -122,7 +109,7 @@ def test_per_person_average_and_formula(engine: Engine, plan: str) -> None:
     assert ratio.series[0].total == pytest.approx(3 / 6)
 
 
-def test_filters_and_breakdown(engine: Engine, plan: str) -> None:
+def test_filters_and_breakdown(engine: Engine, distinct_values: str) -> None:
     chrome = engine.run(
         small_log(),
         {
@@ -160,7 +147,7 @@ def test_filters_and_breakdown(engine: Engine, plan: str) -> None:
     ]
 
 
-def test_timezone_moves_events_between_days(engine: Engine, plan: str) -> None:
+def test_timezone_moves_events_between_days(engine: Engine, distinct_values: str) -> None:
     # In Shanghai (UTC+8) bob's 23:30 UTC pageview on the 1st is on the 2nd.
     result = engine.run(
         small_log(),
@@ -201,7 +188,7 @@ def random_logs(draw: st.DrawFn) -> EventLog:
     week_start=st.sampled_from(["monday", "sunday"]),
 )
 def test_engine_agrees_with_reference(
-    engine: Engine, plan: str, log: EventLog, math_: str, interval: str, timezone: str, week_start: str
+    engine: Engine, distinct_values: str, log: EventLog, math_: str, interval: str, timezone: str, week_start: str
 ) -> None:
     date_from, date_to = dt.date(2024, 3, 22), dt.date(2024, 4, 7)
     series: dict[str, object] = {"event": "buy", "math": math_}
