@@ -200,11 +200,16 @@ def test_events_report_the_person_a_distinct_id_was_merged_into(
     def person_of_events() -> list[list[Any]]:
         return sorted(store.query(events).rows)
 
-    # No distinct-id rows yet: the LEFT JOIN misses and the event's own person stands.
+    # No merges yet: the LEFT JOIN misses and the event's own person stands.
     assert person_of_events() == [[event_uuid(1), ALICE], [event_uuid(2), BOB]]
     store.upsert_distinct_ids(distinct_ids(("d1", ALICE, 1), ("d2", BOB, 1)))
-    # Alice is merged into Bob: d1 now points at Bob (a newer version of d1's row).
+    assert person_of_events() == [[event_uuid(1), ALICE], [event_uuid(2), BOB]]
+    # Alice is merged into Bob, as identity writes it: d1 now points at Bob, and the merge is recorded.
     store.upsert_distinct_ids(distinct_ids(("d1", BOB, 2)))
+    store.record_merges(merges((ALICE, BOB, 2)))
+    assert person_of_events() == [[event_uuid(1), BOB], [event_uuid(2), BOB]]
+    # Only this project's merges count.
+    store.record_merges(merges((BOB, ALICE, 3), project=2))
     assert person_of_events() == [[event_uuid(1), BOB], [event_uuid(2), BOB]]
 
 

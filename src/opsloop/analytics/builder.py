@@ -23,6 +23,7 @@ from opsloop.analytics.common import (
 )
 from opsloop.analytics.timeframe import DateSpan, ProjectContext
 from opsloop.store.dialects import Dialect
+from opsloop.store.relations import project_overrides
 
 #: Column names of the `ev` relation that `events()` builds.
 PERSON = "person_id"
@@ -286,14 +287,8 @@ class QueryBuilder:
         return not self.always_resolve_persons and all(f.type == "event" for f in filters)
 
     def overrides(self) -> exp.Select:
-        """The project's identity merges: `old_person_id`, a person merged away, and `person_id`, the person
-        it is part of now (chains followed). Exact for every event because a merge moves every distinct id
-        of a person: all events stored with one person belong to one person now."""
-        return (
-            exp.select("old_person_id", PERSON)
-            .from_(self.dialect.replica_table("person_overrides"))
-            .where(exp.EQ(this=exp.column("project_id"), expression=num(self.ctx.project_id)))
-        )
+        """The project's identity merges (`relations.project_overrides`)."""
+        return project_overrides(self.ctx.project_id, self.dialect)
 
     def resolve_values_later(self, rows: exp.Select, value: str) -> tuple[exp.Select, bool]:
         """`rows` (`person_id` as stored, `value`) resolved through identity merges (`resolve_later`), for

@@ -37,7 +37,7 @@ from opsloop.store.events import (
 from opsloop.store.schema import EVENTS_SCHEMA, merged_overrides, with_text_uuids
 
 #: Applied to every read: LEFT JOIN non-matches must be NULL, not the type's default (a zero UUID), because
-#: `relations.project_events` resolves merged persons with `coalesce(pdi.person_id, e.person_id)`.
+#: `relations.project_events` resolves merged persons with `coalesce(o.person_id, e.person_id)`.
 _SESSION_SETTINGS: dict[str, int] = {"join_use_nulls": 1}
 
 #: (project, uuid) pairs already stored in the dedup window, among the batch's projects and uuids. The alias

@@ -21,9 +21,22 @@ def project_distinct_ids(project_id: int, dialect: Dialect) -> exp.Select:
     )
 
 
+def project_overrides(project_id: int, dialect: Dialect) -> exp.Select:
+    """The identity merges of one project: `old_person_id`, a person merged away, and `person_id`, the person
+    it is part of now (chains followed). A merge moves every distinct id of a person, so every event stored
+    with `old_person_id` belongs to `person_id` now."""
+    return (
+        exp.select("old_person_id", "person_id")
+        .from_(dialect.replica_table("person_overrides"))
+        .where(_project("project_id", project_id))
+    )
+
+
 def project_events(project_id: int, dialect: Dialect) -> exp.Select:
-    """Events of one project; `person_id` is the person the event's distinct id belongs to *now*."""
-    person = exp.func("coalesce", exp.column("person_id", "pdi"), exp.column("person_id", "e"))
+    """Events of one project; `person_id` is the person the event's distinct id belongs to *now*: the person
+    it was stored with, or the one that person was merged into (one row per merged-away person to join,
+    rather than one per distinct id)."""
+    person = exp.func("coalesce", exp.column("person_id", "o"), exp.column("person_id", "e"))
     return (
         exp.select(
             exp.column("uuid", "e"),
@@ -37,8 +50,8 @@ def project_events(project_id: int, dialect: Dialect) -> exp.Select:
         )
         .from_(exp.to_table("events").as_("e"))
         .join(
-            project_distinct_ids(project_id, dialect).subquery("pdi"),
-            on=exp.EQ(this=exp.column("distinct_id", "pdi"), expression=exp.column("distinct_id", "e")),
+            project_overrides(project_id, dialect).subquery("o"),
+            on=exp.EQ(this=exp.column("old_person_id", "o"), expression=exp.column("person_id", "e")),
             join_type="left",
         )
         .where(_project("project_id", project_id, "e"))
