@@ -387,7 +387,7 @@ def _late_statement(query: RetentionQuery, span: DateSpan, builder: QueryBuilder
     """First-time retention from one row per person: the first start event `t0` and the set of the range's
     periods with a return event, as bits (period i of the range is bit i). Events are aggregated per stored
     person, then those rows per person after identity merges (`resolve_later`), so no event is joined to
-    the distinct-id map. Rows (cb, bv, d, c) as `retention_statement`'s."""
+    the merges. Rows (cb, bv, d, c) as `retention_statement`'s."""
     periods = _periods(query, span, builder)
     first = period_number(periods[0], query.period)
     ts = col(TIMESTAMP)

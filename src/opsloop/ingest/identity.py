@@ -1,8 +1,9 @@
 """Identity: map distinct ids to persons, merge them on identify / alias, apply `$set` / `$set_once`.
 
 The metadata store holds the truth; every change is mirrored into the events store's replica tables so
-that queries count persons, not raw ids. Merges never rewrite events: queries resolve an event's person
-through `person_distinct_ids`, so events sent before a merge count for the merged person.
+that queries count persons, not raw ids. Merges never rewrite events: each merge is recorded in
+`person_overrides` (merged-away person -> the person it is part of now), and queries resolve an event's
+person through it, so events sent before a merge count for the merged person.
 """
 
 from __future__ import annotations

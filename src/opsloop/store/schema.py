@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 SESSION_PROPERTY = "$session_id"
 
 #: One stored event. `person_id` is the person at ingestion time; queries resolve merges through
-#: `person_distinct_ids` (see `store.relations`), so it never needs rewriting.
+#: `person_overrides` (see `store.relations`), so it never needs rewriting.
 EVENTS_SCHEMA = pa.schema(
     [
         ("uuid", pa.string()),
@@ -125,8 +125,8 @@ DISTINCT_IDS_SCHEMA = pa.schema(
 
 #: Persons merged away: events stored with `old_person_id` belong to `person_id` now (the end of any chain of
 #: merges). Derived from the merges identity makes (a merge moves every distinct id of a person, so all
-#: events of a stored person belong to one person now); analyses that aggregate per stored person first
-#: resolve their few result rows through it instead of joining every event to `person_distinct_ids`.
+#: events of a stored person belong to one person now). Analyses that aggregate per stored person resolve
+#: their few result rows through it; the others join each event to it by its stored person.
 OVERRIDES_SCHEMA = pa.schema(
     [
         ("project_id", pa.int64()),
