@@ -12,6 +12,7 @@ import itertools
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,26 @@ def distinct_values(engine: Engine, request: pytest.FixtureRequest) -> Iterator[
         yield request.param
     finally:
         delattr(dialect, "collects_distinct_cheaply")
+
+
+@contextmanager
+def rollup(engine: Engine, on: bool) -> Iterator[None]:
+    """Within the block, analyses may read the hourly rollup (`QueryBuilder.hour_rows`) only when `on`
+    (and the store keeps one: ClickHouse; DuckDB keeps none)."""
+    dialect = engine.store.dialect
+    kept = dialect.hour_rollup
+    dialect.hour_rollup = kept and on
+    try:
+        yield
+    finally:
+        dialect.hour_rollup = kept
+
+
+@pytest.fixture(params=["events", "hours"])
+def hour_rollup(engine: Engine, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a test both ways: analyses read the events, or the hourly rollup where they may (skipped on an
+    engine that keeps none)."""
+    if request.param == "hours" and not engine.store.dialect.hour_rollup:
+        pytest.skip(f"{engine.name} keeps no hourly rollup")
+    with rollup(engine, request.param == "hours"):
+        yield request.param

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from opsloop.query.registry import QueryInvalid, parse_query
 from tests.analytics import reference_activity
-from tests.analytics.conftest import Engine, EventLog
+from tests.analytics.conftest import Engine, EventLog, rollup
 from tests.analytics.reference_activity import EXAMPLE_RANGE, example_log
 
 
@@ -74,7 +74,7 @@ def test_same_timestamp_merges_and_filters(engine: Engine, distinct_values: str)
     assert pro.mau == [1, 1]
 
 
-def test_daylight_saving_days(engine: Engine) -> None:
+def test_daylight_saving_days(engine: Engine, hour_rollup: str) -> None:
     # Madrid: 2024-03-31 lasts 23 hours (clocks go forward at 02:00 CET = 01:00 UTC), 2024-10-27 lasts 25.
     log = (
         EventLog()
@@ -135,10 +135,11 @@ def random_logs(draw: st.DrawFn) -> EventLog:
     log=random_logs(),
     first=st.integers(0, 20),
     length=st.integers(1, 25),
-    timezone=st.sampled_from(["UTC", "Europe/Madrid", "America/New_York", "Asia/Shanghai"]),
+    timezone=st.sampled_from(["UTC", "Europe/Madrid", "America/New_York", "Asia/Shanghai", "Asia/Kolkata"]),
+    hours=st.booleans(),
 )
 def test_engine_agrees_with_reference(
-    engine: Engine, distinct_values: str, log: EventLog, first: int, length: int, timezone: str
+    engine: Engine, distinct_values: str, log: EventLog, first: int, length: int, timezone: str, hours: bool
 ) -> None:
     date_from = dt.date(2024, 3, 10) + dt.timedelta(days=first)
     date_to = date_from + dt.timedelta(days=length - 1)
@@ -147,7 +148,8 @@ def test_engine_agrees_with_reference(
         {"kind": "active_users", "event": event, "date_from": str(date_from), "date_to": str(date_to)}
         for event in events
     ]
-    results = reference_activity.run_each(engine, log, queries, timezone, "monday")
+    with rollup(engine, hours):
+        results = reference_activity.run_each(engine, log, queries, timezone, "monday")
     for event, result in zip(events, results, strict=True):
         expected = reference_activity.active_users(
             log.resolved(), event=event, date_from=date_from, date_to=date_to, timezone=timezone

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from opsloop.query.registry import QueryInvalid, parse_query
 from tests.analytics import reference_activity
-from tests.analytics.conftest import Engine, EventLog
+from tests.analytics.conftest import Engine, EventLog, rollup
 from tests.analytics.reference_activity import EXAMPLE_RANGE, example_log
 
 DEFAULT_EDGES = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 10), (11, 20), (21, 50), (51, 100), (101, None)]
@@ -58,7 +58,7 @@ def test_worked_example(engine: Engine) -> None:
     ]
 
 
-def test_weeks_same_timestamps_and_merges(engine: Engine) -> None:
+def test_weeks_same_timestamps_and_merges(engine: Engine, hour_rollup: str) -> None:
     log = (
         EventLog()
         .add("p", "x", "2024-06-02T10:00")  # Sunday, before the range
@@ -100,7 +100,7 @@ def test_buckets_above_one_leave_out_rare_persons(engine: Engine) -> None:
     assert active_days(result) == [(1, 2), (2, 1)]
 
 
-def test_daylight_saving_day(engine: Engine) -> None:
+def test_daylight_saving_day(engine: Engine, hour_rollup: str) -> None:
     log = (
         EventLog()
         .add("a", "x", "2024-10-26T22:30")  # 10-27 00:30 CEST
@@ -119,6 +119,26 @@ def test_daylight_saving_day(engine: Engine) -> None:
     assert active_days(result) == [(1, 2), (2, 0), (3, 0)]
     monthly = engine.run(log, {**query, "per": "month"}, timezone="Europe/Madrid")
     assert persons(monthly) == [("2024-10-01", [1, 1])]
+
+
+def test_half_hour_zone(engine: Engine, hour_rollup: str) -> None:
+    # India is UTC+5:30: local midnight falls at 18:30 UTC, inside a UTC hour (such zones never read the
+    # hourly rollup, which could not tell these two events apart).
+    log = (
+        EventLog()
+        .add("a", "x", "2024-03-10T18:15")  # 03-10 23:45 IST
+        .add("a", "x", "2024-03-10T18:45")  # 03-11 00:15 IST
+    )
+    query = {
+        "kind": "distribution",
+        "per": "day",
+        "buckets": [1, 2],
+        "date_from": "2024-03-10",
+        "date_to": "2024-03-11",
+    }
+    result = engine.run(log, query, timezone="Asia/Kolkata")
+    assert persons(result) == [("2024-03-10", [1, 0]), ("2024-03-11", [1, 0])]
+    assert active_days(result) == [(1, 0), (2, 1)]
 
 
 @pytest.mark.parametrize(
@@ -169,7 +189,8 @@ def random_logs(draw: st.DrawFn) -> EventLog:
     buckets=st.lists(st.integers(1, 12), min_size=1, max_size=5, unique=True).map(sorted),
     first=st.integers(0, 20),
     length=st.integers(1, 25),
-    timezone=st.sampled_from(["UTC", "Europe/Madrid", "America/New_York", "Asia/Shanghai"]),
+    timezone=st.sampled_from(["UTC", "Europe/Madrid", "America/New_York", "Asia/Shanghai", "Asia/Kolkata"]),
+    hours=st.booleans(),
     week_start=st.sampled_from(["monday", "sunday"]),
 )
 def test_engine_agrees_with_reference(
@@ -181,13 +202,15 @@ def test_engine_agrees_with_reference(
     length: int,
     timezone: str,
     week_start: str,
+    hours: bool,
 ) -> None:
     date_from = dt.date(2024, 3, 10) + dt.timedelta(days=first)
     date_to = date_from + dt.timedelta(days=length - 1)
     common = {"event": event, "buckets": buckets, "date_from": str(date_from), "date_to": str(date_to)}
     pers = ["range", "day", "week", "month"]
     queries = [{"kind": "distribution", "per": per, **common} for per in pers]
-    results = reference_activity.run_each(engine, log, queries, timezone, week_start)
+    with rollup(engine, hours):
+        results = reference_activity.run_each(engine, log, queries, timezone, week_start)
     for per, result in zip(pers, results, strict=True):
         expected_frequency, expected_days = reference_activity.distribution(
             log.resolved(),

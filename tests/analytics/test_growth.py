@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from opsloop.query.registry import QueryInvalid, parse_query
-from tests.analytics.conftest import Engine, EventLog
+from tests.analytics.conftest import Engine, EventLog, rollup
 from tests.analytics.reference_lifecycle import reference_growth
 from tests.analytics.test_lifecycle import logs, queries, run_both
 
@@ -49,7 +50,7 @@ def rounded(values: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return {k: [round(v, 9) if isinstance(v, float) else v for v in vs] for k, vs in values.items()}
 
 
-def test_worked_example(engine: Engine, distinct_values: str) -> None:
+def test_worked_example(engine: Engine, distinct_values: str, hour_rollup: str) -> None:
     result = engine.run(worked_example(), {"kind": "growth", "date_from": "2024-05-06", "date_to": "2024-05-26"})
     # Week of 04-29 (before the range): ann, ben, fay (through fay-anon) -> 3 active.
     # 05-06: ann, fay retained, cat new; ben churned. churn 1/3, growth 0/3, quick (1 + 0) / 1.
@@ -140,9 +141,12 @@ def test_default_interval_is_week() -> None:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(log=logs(), query=queries())
-def test_agrees_with_reference(engine: Engine, distinct_values: str, log: EventLog, query: dict[str, Any]) -> None:
-    result = run_both(engine, log, "growth", query)
+@given(log=logs(), query=queries(), hours=st.booleans())
+def test_agrees_with_reference(
+    engine: Engine, distinct_values: str, log: EventLog, query: dict[str, Any], hours: bool
+) -> None:
+    with rollup(engine, hours):
+        result = run_both(engine, log, "growth", query)
     expected = reference_growth(log.resolved(), **query)
     assert rounded(as_dict(result)) == rounded({k: expected[k] for k in FIELDS})
     # active = new + retained + resurrected.

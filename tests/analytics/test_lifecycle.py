@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opsloop.query.registry import QueryInvalid, parse_query
-from tests.analytics.conftest import Engine, EventLog
+from tests.analytics.conftest import Engine, EventLog, rollup
 from tests.analytics.reference_lifecycle import reference_lifecycle
 
 
@@ -152,7 +152,7 @@ def test_months_and_events_before_the_range(engine: Engine) -> None:
     }
 
 
-def test_daylight_saving_day_and_same_timestamp(engine: Engine, distinct_values: str) -> None:
+def test_daylight_saving_day_and_same_timestamp(engine: Engine, distinct_values: str, hour_rollup: str) -> None:
     # New York springs forward on 2024-03-10 (a 23-hour day). 2024-03-10T04:30Z is 03-09 23:30 EST and
     # 2024-03-11T03:30Z is 03-10 23:30 EDT; two events at the same instant count the person once.
     log = (
@@ -273,9 +273,12 @@ def run_both(engine: Engine, log: EventLog, kind: str, query: dict[str, Any]) ->
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(log=logs(), query=queries())
-def test_agrees_with_reference(engine: Engine, distinct_values: str, log: EventLog, query: dict[str, Any]) -> None:
-    result = run_both(engine, log, "lifecycle", query)
+@given(log=logs(), query=queries(), hours=st.booleans())
+def test_agrees_with_reference(
+    engine: Engine, distinct_values: str, log: EventLog, query: dict[str, Any], hours: bool
+) -> None:
+    with rollup(engine, hours):
+        result = run_both(engine, log, "lifecycle", query)
     expected = reference_lifecycle(log.resolved(), **query)
     assert counts(result) == {k: expected[k] for k in ("dates", "new", "returning", "resurrecting", "dormant")}
     # Statuses reconcile with active persons: new + returning + resurrecting is the period's active persons,

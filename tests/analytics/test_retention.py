@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from opsloop.analytics import retention as retention_module
 from opsloop.query.registry import QueryInvalid, parse_query
 from tests.analytics import reference_retention
-from tests.analytics.conftest import Engine, EventLog
+from tests.analytics.conftest import Engine, EventLog, rollup
 
 
 def worked_log() -> EventLog:
@@ -243,7 +243,7 @@ def test_same_timestamp_and_return_that_is_a_start(engine: Engine) -> None:
         ]
 
 
-def test_daylight_saving_day(engine: Engine) -> None:
+def test_daylight_saving_day(engine: Engine, hour_rollup: str) -> None:
     # Madrid moves clocks forward on 2024-03-31 (UTC+1 -> UTC+2). 23:30Z on 03-30 is 00:30 on 03-31 local;
     # 22:30Z on 03-31 is 00:30 on 04-01 local (at the winter offset it would still be 03-31).
     log = EventLog().add("m", "signup", "2024-03-30T23:30").add("m", "pageview", "2024-03-31T22:30")
@@ -254,6 +254,16 @@ def test_daylight_saving_day(engine: Engine) -> None:
     ]
     # In UTC the signup is on 03-30, before the range.
     assert table(engine.run(log, query)) == [("2024-03-31", None, [0, 0]), ("2024-04-01", None, [0])]
+
+
+def test_half_hour_zone(engine: Engine, hour_rollup: str) -> None:
+    # Kolkata (UTC+5:30): the signup is on 03-10 local, the return 30 minutes later on 03-11.
+    log = EventLog().add("k", "signup", "2024-03-10T18:15").add("k", "pageview", "2024-03-10T18:45")
+    query = {"kind": "retention", "date_from": "2024-03-10", "date_to": "2024-03-11", "start_event": "signup"}
+    assert table(engine.run(log, query, timezone="Asia/Kolkata")) == [
+        ("2024-03-10", None, [1, 1]),
+        ("2024-03-11", None, [0]),
+    ]
 
 
 @pytest.mark.parametrize("days", [64, 65])
@@ -368,7 +378,8 @@ def random_logs(draw: st.DrawFn) -> EventLog:
     intervals=st.integers(1, 10),
     return_event=st.sampled_from(["$any", "view", "signup"]),
     breakdown=st.sampled_from([None, 1, 2]),
-    timezone=st.sampled_from(["UTC", "Europe/Madrid", "America/New_York", "Asia/Shanghai"]),
+    timezone=st.sampled_from(["UTC", "Europe/Madrid", "America/New_York", "Asia/Shanghai", "Asia/Kolkata"]),
+    hours=st.booleans(),
     week_start=st.sampled_from(["monday", "sunday"]),
     direct=st.booleans(),
     bits=st.booleans(),
@@ -386,6 +397,7 @@ def test_engine_agrees_with_reference(
     week_start: str,
     direct: bool,
     bits: bool,
+    hours: bool,
 ) -> None:
     date_from, date_to = dt.date(2024, 3, 10), dt.date(2024, 4, 12)
     query: dict[str, Any] = {
@@ -401,7 +413,7 @@ def test_engine_agrees_with_reference(
     }
     if breakdown is not None:
         query["breakdown"] = {"property": "source", "limit": breakdown}
-    with plan(engine, direct, bits):
+    with plan(engine, direct, bits), rollup(engine, hours):
         result = engine.run(log, query, timezone=timezone, week_start=week_start)  # type: ignore[arg-type]
     expected = reference_retention.retention(
         log.resolved(),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from opsloop.query.registry import QueryInvalid, parse_query
 from tests.analytics import reference_activity
-from tests.analytics.conftest import Engine, EventLog
+from tests.analytics.conftest import Engine, EventLog, rollup
 from tests.analytics.reference_activity import EXAMPLE_RANGE, example_log
 
 
@@ -78,7 +78,7 @@ def test_weeks_within_months(engine: Engine) -> None:
     assert periods(result) == [("2024-04-01", 3, [1, 1, 0]), ("2024-05-01", 3, [1, 2, 0])]
 
 
-def test_hours_on_daylight_saving_days(engine: Engine) -> None:
+def test_hours_on_daylight_saving_days(engine: Engine, hour_rollup: str) -> None:
     log = (
         EventLog()
         .add("a", "x", "2024-10-27T00:30")  # 02:30 CEST
@@ -146,7 +146,8 @@ COMBINATIONS = [
     cumulative=st.booleans(),
     first=st.integers(0, 20),
     length=st.integers(1, 25),
-    timezone=st.sampled_from(["UTC", "Europe/Madrid", "America/New_York", "Asia/Shanghai"]),
+    timezone=st.sampled_from(["UTC", "Europe/Madrid", "America/New_York", "Asia/Shanghai", "Asia/Kolkata"]),
+    hours=st.booleans(),
     week_start=st.sampled_from(["monday", "sunday"]),
 )
 def test_engine_agrees_with_reference(
@@ -158,6 +159,7 @@ def test_engine_agrees_with_reference(
     length: int,
     timezone: str,
     week_start: str,
+    hours: bool,
 ) -> None:
     date_from = dt.date(2024, 3, 10) + dt.timedelta(days=first)
     date_to = date_from + dt.timedelta(days=length - 1)
@@ -165,7 +167,8 @@ def test_engine_agrees_with_reference(
     queries = [
         {"kind": "stickiness", "interval": interval, "period": period, **common} for interval, period in COMBINATIONS
     ]
-    results = reference_activity.run_each(engine, log, queries, timezone, week_start)
+    with rollup(engine, hours):
+        results = reference_activity.run_each(engine, log, queries, timezone, week_start)
     for (interval, period), result in zip(COMBINATIONS, results, strict=True):
         expected = reference_activity.stickiness(
             log.resolved(),

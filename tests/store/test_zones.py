@@ -9,7 +9,7 @@ import pytest
 from sqlglot import exp
 
 from opsloop.store.dialects import Bucket, DuckDBDialect
-from opsloop.store.zones import MAX_CHANGES, offset_table
+from opsloop.store.zones import MAX_CHANGES, offset_table, whole_hours
 
 UTC = dt.UTC
 
@@ -98,3 +98,23 @@ def test_fast_buckets_at_the_start_of_1970(timezone: str, bucket: Bucket, week_s
         "CREATE TABLE t AS SELECT TIMESTAMPTZ '1969-12-30 00:00:00+00' + to_minutes(i * 13) AS ts FROM range(7000) r(i)"
     )
     assert differing_rows(connection, bucket, timezone, week_start, within) == (0, None)
+
+
+@pytest.mark.parametrize(
+    ("timezone", "start", "end", "whole"),
+    [
+        ("UTC", "1970-01-01 00:00", "2099-01-01 00:00", True),
+        ("Europe/Madrid", "1970-01-01 00:00", "2030-01-01 00:00", True),
+        ("America/New_York", "2024-03-01 00:00", "2024-12-01 00:00", True),
+        ("Asia/Kolkata", "2024-01-01 00:00", "2024-01-02 00:00", False),
+        ("Asia/Kathmandu", "2024-01-01 00:00", "2024-01-02 00:00", False),
+        ("Australia/Adelaide", "2024-01-01 00:00", "2024-01-02 00:00", False),
+        # Liberia kept UTC-0:44:30 until 1972-01-07: whole hours after that only.
+        ("Africa/Monrovia", "1970-01-01 00:00", "2024-01-01 00:00", False),
+        ("Africa/Monrovia", "1972-02-01 00:00", "2024-01-01 00:00", True),
+        # Past the stretch the offsets are known for.
+        ("UTC", "2024-01-01 00:00", "2101-01-01 00:00", False),
+    ],
+)
+def test_whole_hours(timezone: str, start: str, end: str, whole: bool) -> None:
+    assert whole_hours(timezone, at(start), at(end)) is whole

@@ -77,7 +77,9 @@ def gaps_statement(query: ActiveUsersQuery, builder: QueryBuilder) -> exp.Select
     span = resolve_span(ctx, query.date_from, query.date_to)
     first = ctx.local_midnight(span.date_from - dt.timedelta(days=MONTH_DAYS - 1))
     late = builder.resolves_late(query.filters)
-    events = builder.events(first, span.end, events=[query.event], filters=query.filters, resolve_persons=not late)
+    events = builder.events(
+        first, span.end, events=[query.event], filters=query.filters, resolve_persons=not late, hourly=True
+    )
     number = builder.dialect.date_number(builder.bucket("day"), "day")
     days = exp.select(col(PERSON), exp.alias_(number, "n")).from_("ev")
     listed = False

@@ -24,6 +24,7 @@ from opsloop.analytics.common import (
 from opsloop.analytics.timeframe import DateSpan, ProjectContext
 from opsloop.store.dialects import Dialect
 from opsloop.store.relations import project_overrides
+from opsloop.store.zones import whole_hours
 
 #: Column names of the `ev` relation that `events()` builds.
 PERSON = "person_id"
@@ -75,6 +76,8 @@ class QueryBuilder:
         #: Resolve persons through identity merges in every `events()` relation, whatever the caller asks
         #: (set when a segment filter or breakdown reads the person of rows outside `events()`).
         self.always_resolve_persons = False
+        #: An `events()` relation was read from the hourly rollup (see `event_count`).
+        self.rolled_up = False
 
     # -- values and properties -------------------------------------------------------------------------
 
@@ -222,6 +225,7 @@ class QueryBuilder:
         with_person: bool = False,
         extra: Sequence[exp.Expression] = (),
         resolve_persons: bool = True,
+        hourly: bool = False,
     ) -> exp.Select:
         """The project's events in `[start, end)`, with the person each belongs to after identity merges.
 
@@ -229,6 +233,11 @@ class QueryBuilder:
         filter needs it), `person_properties`: the current properties of that person. An analysis that
         never looks at persons (counting events, summing a property) passes `resolve_persons=False` to
         skip the identity join; `person_id` is then the person at ingestion and must not be used.
+
+        `hourly`: the caller reads `timestamp` only through `bucket()` and compares it only with local
+        midnights, reads no `properties`, and counts events with `event_count()`. The rows may then be
+        the hourly rollup's (`hour_rows`): the same answers from fewer rows (1.8M for the benchmark's 10M
+        events).
         """
         project = self.ctx.project_id
         if self.scanned is None:
@@ -237,6 +246,8 @@ class QueryBuilder:
             self.scanned = (min(self.scanned[0], start), max(self.scanned[1], end))
         need_person = with_person or any(f.type == "person" for f in filters)
         resolve_persons = resolve_persons or need_person or self.always_resolve_persons
+        if hourly and not resolve_persons and not filters and self._reads_hours(start, end):
+            return self.hour_rows(start, end, events=events, extra=extra)
         person = self._joined_person() if resolve_persons else col(PERSON, "e")
         columns: list[exp.Expr] = [
             exp.alias_(person, PERSON, quoted=True),
@@ -278,6 +289,37 @@ class QueryBuilder:
         if extra:
             select = select.select(*extra)
         return select.where(exp.and_(*conditions))
+
+    def _reads_hours(self, start: dt.datetime, end: dt.datetime) -> bool:
+        """Whether the store keeps the hourly rollup and every local day, week, month and hour of
+        `[start, end)` starts on a UTC hour (a whole-hour offset throughout)."""
+        return self.dialect.hour_rollup and whole_hours(self.ctx.timezone, start, end)
+
+    def hour_rows(
+        self, start: dt.datetime, end: dt.datetime, *, events: Sequence[str], extra: Sequence[exp.Expression] = ()
+    ) -> exp.Select:
+        """Rows of the hourly rollup (`event_hours`) in `[start, end)`: `person_id` (as stored), `event`,
+        `timestamp` (the start of a UTC hour) and `event_count` (that person's events of that name in
+        that hour). Exact for an `events(hourly=True)` reader: an hour lies wholly in one local day (week,
+        month, hour) when the offset is a whole number of hours, and `start` and `end` are hours' starts."""
+        self.rolled_up = True
+        columns = [col(c, "e") for c in (PERSON, EVENT, TIMESTAMP, "event_count")]
+        conditions: list[exp.Expr] = [
+            exp.EQ(this=col("project_id", "e"), expression=num(self.ctx.project_id)),
+            self.between(start, end, "e"),
+        ]
+        named = self.event_is(events, "e")
+        if named is not None:
+            conditions.append(named)
+        select = exp.select(*(exp.alias_(c, c.name, quoted=True) for c in columns))
+        return select.select(*extra).from_(exp.to_table("event_hours").as_("e")).where(exp.and_(*conditions))
+
+    def event_count(self) -> exp.Expression:
+        """The number of events among a group of `events(hourly=True)` rows: `COUNT(*)`, or the sum of
+        `event_count` when those rows are the hourly rollup's."""
+        if self.rolled_up:
+            return exp.Sum(this=exp.column("event_count"))
+        return exp.Count(this=exp.Star())
 
     def resolves_late(self, filters: Sequence[PropertyFilter]) -> bool:
         """Whether an analysis with these filters may read `events(..., resolve_persons=False)`, aggregate

@@ -105,9 +105,11 @@ def distribution_statement(query: DistributionQuery, builder: QueryBuilder) -> e
     and `(is_days = 1, p (any value), k = active days, persons)` for the active-days histogram."""
     span = resolve_span(builder.ctx, query.date_from, query.date_to)
     late = builder.resolves_late(query.filters)
-    events = builder.events(span.start, span.end, events=[query.event], filters=query.filters, resolve_persons=not late)
+    events = builder.events(
+        span.start, span.end, events=[query.event], filters=query.filters, resolve_persons=not late, hourly=True
+    )
     per_day = (
-        exp.select(col(PERSON), exp.alias_(builder.bucket("day"), "d"), exp.alias_(exp.Count(this=exp.Star()), "times"))
+        exp.select(col(PERSON), exp.alias_(builder.bucket("day"), "d"), exp.alias_(builder.event_count(), "times"))
         .from_("ev")
         .group_by(col(PERSON), exp.column("d"))
     )

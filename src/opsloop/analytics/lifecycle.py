@@ -118,7 +118,7 @@ def activity_statement(query: ActivityQuery, interval: Period, builder: QueryBui
     before = shift_periods(period_starts(span, interval, ctx.week_start)[0], interval, -1)
     late = builder.resolves_late(query.filters)
     events = builder.events(
-        HISTORY_START, span.end, events=[query.event], filters=query.filters, resolve_persons=not late
+        HISTORY_START, span.end, events=[query.event], filters=query.filters, resolve_persons=not late, hourly=True
     )
     number = builder.dialect.date_number(builder.bucket(interval), "month" if interval == "month" else "day")
     numbered = exp.select(col(PERSON), exp.alias_(number, "n")).from_("ev")

@@ -169,6 +169,7 @@ def _events(query: RetentionQuery, span: DateSpan, builder: QueryBuilder, late: 
         with_person=by_person or any(f.type == "person" for f in sides),
         extra=extra,
         resolve_persons=not late,
+        hourly=breakdown is None and not sides,
     )
     # Before the range only start events matter (`first_time`: to find a person's first one).
     return events.where(exp.or_(is_start.copy(), is_return.copy()))

@@ -114,7 +114,9 @@ def stickiness_statement(query: StickinessQuery, builder: QueryBuilder) -> exp.S
     dialect = builder.dialect
     span = resolve_span(ctx, query.date_from, query.date_to)
     late = builder.resolves_late(query.filters)
-    events = builder.events(span.start, span.end, events=[query.event], filters=query.filters, resolve_persons=not late)
+    events = builder.events(
+        span.start, span.end, events=[query.event], filters=query.filters, resolve_persons=not late, hourly=True
+    )
     fine: Interval = "hour" if query.interval == "hour" else "day"
     pairs = exp.select(col(PERSON), exp.alias_(builder.bucket(fine), "f")).from_("ev").distinct()
     if late:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import logging
 import os
 import re
 import threading
@@ -36,6 +37,8 @@ from opsloop.store.events import (
 )
 from opsloop.store.schema import EVENTS_SCHEMA, merged_overrides, with_text_uuids
 
+_log = logging.getLogger(__name__)
+
 #: Applied to every read: LEFT JOIN non-matches must be NULL, not the type's default (a zero UUID), because
 #: `relations.project_events` resolves merged persons with `coalesce(o.person_id, e.person_id)`.
 _SESSION_SETTINGS: dict[str, int] = {"join_use_nulls": 1}
@@ -61,7 +64,12 @@ WHERE (project_id, person_id) IN (
     SELECT p.1, toUUID(p.2) FROM (SELECT arrayJoin(arrayZip({projects:Array(Int64)}, {persons:Array(String)})) AS p)
 )
 """
+#: Whether the view that keeps `event_hours` up to date exists: it is created once the table is complete.
+_HOURS_VIEW_EXISTS_SQL = (
+    "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'event_hours_view'"
+)
 _COUNT_EVENTS_SQL = "SELECT count() AS n FROM events WHERE project_id = {project_id:Int64}"
+_COUNT_ALL_EVENTS_SQL = "SELECT count() AS n FROM events"
 #: Uuids per dedup lookup: keeps a server's parameters well under its 1 MiB URL limit.
 _LOOKUP_CHUNK = 5_000
 #: DateTime64's range; the dedup window is clamped to it.
@@ -216,13 +224,32 @@ class _ClickHouseStore:
         raise NotImplementedError
 
     def ensure_schema(self) -> None:
-        """Create the tables if missing."""
+        """Create the tables if missing, and fill the derived ones (`person_overrides`, `event_hours`) from
+        the stored events when they are new."""
         with self._write_lock:
             found = self._query_arrow(_OVERRIDES_EXIST_SQL, {}).column("n")[0].as_py()
             for ddl in self.dialect.events_ddl():
                 self._execute(ddl)
             if found == 0:
                 self._execute(self.dialect.overrides_backfill())
+            if self._query_arrow(_HOURS_VIEW_EXISTS_SQL, {}).column("n")[0].as_py() == 0:
+                self._build_event_hours()
+        self.dialect.hour_rollup = True
+
+    def _build_event_hours(self) -> None:
+        """Count the stored events into `event_hours`, then create the view that adds every later insert.
+
+        Runs under the write lock, so no insert of this process falls between the two. The view is created
+        last: if this is cut short, the next start finds no view and counts again from an empty table. (On a
+        ClickHouse server written by several processes, start the first upgraded one alone: see
+        docs/deployment.md.)"""
+        events = self._query_arrow(_COUNT_ALL_EVENTS_SQL, {}).column("n")[0].as_py()
+        if events:
+            _log.info("counting %s stored events into the hourly rollup (once, after an upgrade)", f"{events:,}")
+        self._execute("TRUNCATE TABLE IF EXISTS event_hours")
+        self._execute(f"INSERT INTO event_hours {self.dialect.event_hours_rows('events')}")
+        rows = self.dialect.event_hours_rows("events")
+        self._execute(f"CREATE MATERIALIZED VIEW IF NOT EXISTS event_hours_view TO event_hours AS {rows}")
 
     def insert_events(self, batch: pa.Table, dedup_window: dt.timedelta) -> int:
         """Append events not already stored (same project and uuid, within the window of their times)."""

@@ -42,6 +42,10 @@ class Dialect:
     #: Sorting each group's list of integers costs far less than sorting a list of (time, name) pairs, enough
     #: that paths sort each person's whole sequence as integer keys (time and the name's rank in one BIGINT).
     sorts_integer_lists: ClassVar[bool] = False
+    #: The store keeps `event_hours`, a count of events per (project, stored person, event, UTC hour),
+    #: complete and kept up to date with every insert (set by the store once it has checked that). An
+    #: analysis that reads events only by person, name and local hour, day, week or month reads it instead.
+    hour_rollup: bool = False
 
     def events_ddl(self) -> list[str]:
         """Statements that create the events table and the person replicas if missing."""
@@ -881,7 +885,24 @@ class ClickHouseDialect(Dialect):
                 version Int64
             ) ENGINE = ReplacingMergeTree(version)
             ORDER BY (project_id, old_person_id)""",
+            # Filled with `event_hours_rows` by the store, then kept up by a materialized view of inserts.
+            """CREATE TABLE IF NOT EXISTS event_hours (
+                project_id Int64,
+                person_id UUID,
+                event LowCardinality(String),
+                timestamp DateTime64(6, 'UTC'),
+                event_count UInt64
+            ) ENGINE = SummingMergeTree
+            PARTITION BY toYYYYMM(timestamp)
+            ORDER BY (project_id, person_id, event, timestamp)""",
         ]
+
+    def event_hours_rows(self, source: str) -> str:
+        """The rows of `event_hours` for the events in table `source` (a name from our own schema): one per
+        project, stored person, event and UTC hour (`timestamp`, the hour's start), with its count."""
+        return f"""SELECT project_id, person_id, event, hour AS timestamp, count() AS event_count
+            FROM (SELECT project_id, person_id, event, toStartOfHour(timestamp) AS hour FROM {source})
+            GROUP BY project_id, person_id, event, hour"""
 
     def overrides_backfill(self) -> str:
         """See `DuckDBDialect.overrides_backfill`."""

@@ -72,3 +72,38 @@ def offset_table(timezone: str, start: dt.datetime, end: dt.datetime) -> OffsetT
         changes = changes[-MAX_CHANGES:]
         start = changes[0][0]
     return OffsetTable(start, end, tuple(changes))
+
+
+#: The stretch `whole_hours` knows: offsets before it are not checked (no events are stored before 1970).
+_HOURS_END = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+@lru_cache(maxsize=64)
+def _offsets_since_1970(timezone: str) -> tuple[tuple[dt.datetime, int], ...]:
+    """Every offset `timezone` has had from 1970 to 2100: `(since, seconds)` pairs, `since` ascending, found
+    by sampling daily (no zone has changed its offset twice in a day since 1970) and bisecting each change."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    changes = [(EPOCH, _offset(zone, EPOCH))]
+    step = dt.timedelta(days=1)
+    at = EPOCH
+    while at < _HOURS_END:
+        following = at + step
+        if _offset(zone, following) != changes[-1][1]:
+            since = _change_between(zone, at, following)
+            changes.append((since, _offset(zone, since)))
+        at = following
+    return tuple(changes)
+
+
+def whole_hours(timezone: str, start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether `timezone`'s offset from UTC is a whole number of hours at every instant of `[start, end)`
+    (from 1970 on). Then every local midnight, and every local hour, in that stretch starts a UTC hour: an
+    event's local day (week, month, hour) is the one of the UTC hour it happened in."""
+    if end > _HOURS_END:
+        return False
+    offsets = _offsets_since_1970(timezone)
+    for i, (since, seconds) in enumerate(offsets):
+        until = offsets[i + 1][0] if i + 1 < len(offsets) else _HOURS_END
+        if since < end and until > start and seconds % 3600:
+            return False
+    return True
