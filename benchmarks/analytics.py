@@ -204,7 +204,7 @@ def load(url: str, events: pa.Table, distinct_ids: pa.Table) -> Any:
         store._query_arrow(view, {})
         # Settle the parts the inserts left, as a store that has been running a while has them: otherwise
         # background merges run during the first kinds' timings and slow whichever side runs first.
-        for table in ("events", "person_distinct_ids", "person_overrides"):
+        for table in ("events", "event_hours", "person_distinct_ids", "person_overrides"):
             store._query_arrow(f"OPTIMIZE TABLE {table} FINAL", {})
     return store
 

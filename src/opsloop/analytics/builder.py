@@ -246,8 +246,8 @@ class QueryBuilder:
             self.scanned = (min(self.scanned[0], start), max(self.scanned[1], end))
         need_person = with_person or any(f.type == "person" for f in filters)
         resolve_persons = resolve_persons or need_person or self.always_resolve_persons
-        if hourly and not resolve_persons and not filters and self._reads_hours(start, end):
-            return self.hour_rows(start, end, events=events, extra=extra)
+        if hourly and not need_person and self.reads_hours(start, end, filters):
+            return self.hour_rows(start, end, events=events, extra=extra, resolve_persons=resolve_persons)
         person = self._joined_person() if resolve_persons else col(PERSON, "e")
         columns: list[exp.Expr] = [
             exp.alias_(person, PERSON, quoted=True),
@@ -290,20 +290,29 @@ class QueryBuilder:
             select = select.select(*extra)
         return select.where(exp.and_(*conditions))
 
-    def _reads_hours(self, start: dt.datetime, end: dt.datetime) -> bool:
-        """Whether the store keeps the hourly rollup and every local day, week, month and hour of
-        `[start, end)` starts on a UTC hour (a whole-hour offset throughout)."""
-        return self.dialect.hour_rollup and whole_hours(self.ctx.timezone, start, end)
+    def reads_hours(self, start: dt.datetime, end: dt.datetime, filters: Sequence[PropertyFilter]) -> bool:
+        """Whether `events(start, end, filters=filters, hourly=True)` reads the hourly rollup: the store
+        keeps it, no filter applies, and every local day, week, month and hour of `[start, end)` starts on
+        a UTC hour (a whole-hour offset throughout)."""
+        return self.dialect.hour_rollup and not filters and whole_hours(self.ctx.timezone, start, end)
 
     def hour_rows(
-        self, start: dt.datetime, end: dt.datetime, *, events: Sequence[str], extra: Sequence[exp.Expression] = ()
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        events: Sequence[str],
+        extra: Sequence[exp.Expression] = (),
+        resolve_persons: bool = False,
     ) -> exp.Select:
-        """Rows of the hourly rollup (`event_hours`) in `[start, end)`: `person_id` (as stored), `event`,
-        `timestamp` (the start of a UTC hour) and `event_count` (that person's events of that name in
-        that hour). Exact for an `events(hourly=True)` reader: an hour lies wholly in one local day (week,
-        month, hour) when the offset is a whole number of hours, and `start` and `end` are hours' starts."""
+        """Rows of the hourly rollup (`event_hours`) in `[start, end)`: `person_id`, `event`, `timestamp`
+        (the start of a UTC hour) and `event_count` (that person's events of that name in that hour).
+        `person_id` is the person as stored, or (`resolve_persons`) the person after identity merges.
+        Exact for an `events(hourly=True)` reader: an hour lies wholly in one local day (week, month, hour)
+        when the offset is a whole number of hours, and `start` and `end` are hours' starts."""
         self.rolled_up = True
-        columns = [col(c, "e") for c in (PERSON, EVENT, TIMESTAMP, "event_count")]
+        person = self._joined_person() if resolve_persons else col(PERSON, "e")
+        columns = [person, *(col(c, "e") for c in (EVENT, TIMESTAMP, "event_count"))]
         conditions: list[exp.Expr] = [
             exp.EQ(this=col("project_id", "e"), expression=num(self.ctx.project_id)),
             self.between(start, end, "e"),
@@ -311,8 +320,16 @@ class QueryBuilder:
         named = self.event_is(events, "e")
         if named is not None:
             conditions.append(named)
-        select = exp.select(*(exp.alias_(c, c.name, quoted=True) for c in columns))
-        return select.select(*extra).from_(exp.to_table("event_hours").as_("e")).where(exp.and_(*conditions))
+        names = (PERSON, EVENT, TIMESTAMP, "event_count")
+        select = exp.select(*(exp.alias_(c, name, quoted=True) for c, name in zip(columns, names, strict=True)))
+        select = select.select(*extra).from_(exp.to_table("event_hours").as_("e"))
+        if resolve_persons:
+            select = select.join(
+                self.overrides().subquery("o"),
+                on=exp.EQ(this=col("old_person_id", "o"), expression=col(PERSON, "e")),
+                join_type="left",
+            )
+        return select.where(exp.and_(*conditions))
 
     def event_count(self) -> exp.Expression:
         """The number of events among a group of `events(hourly=True)` rows: `COUNT(*)`, or the sum of

@@ -104,7 +104,10 @@ def distribution_statement(query: DistributionQuery, builder: QueryBuilder) -> e
     """Rows `(is_days = 0, p, k = bucket index, persons)` for the frequency histogram of each period `p`,
     and `(is_days = 1, p (any value), k = active days, persons)` for the active-days histogram."""
     span = resolve_span(builder.ctx, query.date_from, query.date_to)
-    late = builder.resolves_late(query.filters)
+    # The hourly rollup's rows are few enough to resolve each one (chdb at 10M: 0.15 s against 0.18 s for
+    # resolving the (person, day) rows and adding them up again per person).
+    hours = builder.reads_hours(span.start, span.end, query.filters)
+    late = builder.resolves_late(query.filters) and not hours
     events = builder.events(
         span.start, span.end, events=[query.event], filters=query.filters, resolve_persons=not late, hourly=True
     )
