@@ -265,7 +265,8 @@ def test_a_store_written_before_overrides_existed_gets_them_from_its_events(
 def hour_counts(store: EventStore) -> list[list[Any]]:
     """`event_hours` summed per (project, person, event, hour): what a reader of the rollup sees."""
     table = store.query_arrow(
-        """SELECT project_id, toString(person_id) AS person, event, timestamp, sum(event_count) AS n
+        """SELECT project_id, toString(person_id) AS person, event, toDateTime64(timestamp, 6, 'UTC') AS hour,
+            sum(event_count) AS n
         FROM event_hours GROUP BY ALL ORDER BY ALL"""
     )
     return [list(row.values()) for row in table.to_pylist()]
