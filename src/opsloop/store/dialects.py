@@ -55,11 +55,6 @@ class Dialect:
         """The statement that fills a newly created `person_overrides` from the stored events."""
         raise NotImplementedError
 
-    def event_hours_rows(self, source: str) -> str:
-        """The rows of `event_hours` for the events in table `source` (a name from our own schema): one per
-        project, stored person, event and UTC hour (`timestamp`, the hour's start), with its count."""
-        raise NotImplementedError
-
     def render(self, expression: exp.Expression) -> str:
         """Render a sqlglot expression as SQL for this engine."""
         return expression.sql(dialect=self.sqlglot_name)
@@ -604,24 +599,6 @@ class DuckDBDialect(Dialect):
             )""",
         ]
 
-    def event_hours_ddl(self) -> str:
-        """The hourly rollup. Rows are added with each insert of events, in the same transaction, so a key
-        may repeat (one row per write that touched it) until the store compacts it; readers sum."""
-        return """CREATE TABLE IF NOT EXISTS event_hours (
-                project_id BIGINT NOT NULL,
-                person_id UUID NOT NULL,
-                event VARCHAR NOT NULL,
-                "timestamp" TIMESTAMPTZ NOT NULL,
-                event_count UBIGINT NOT NULL
-            )"""
-
-    def event_hours_rows(self, source: str) -> str:
-        """See `Dialect.event_hours_rows` (`source`'s `person_id` may be UUID text, as in an Arrow batch)."""
-        return f"""SELECT project_id, person_id::UUID AS person_id, event,
-                date_trunc('hour', "timestamp") AS "timestamp", count(*) AS event_count
-            FROM {source}
-            GROUP BY ALL"""
-
     def overrides_backfill(self) -> str:
         """Fill a new `person_overrides` from the events and the distinct-id map: each stored person whose
         events' distinct ids belong to another person now (a store written before the table existed)."""
@@ -923,7 +900,8 @@ class ClickHouseDialect(Dialect):
         ]
 
     def event_hours_rows(self, source: str) -> str:
-        """See `Dialect.event_hours_rows`."""
+        """The rows of `event_hours` for the events in table `source` (a name from our own schema): one per
+        project, stored person, event and UTC hour (`timestamp`, the hour's start), with its count."""
         return f"""SELECT project_id, person_id, event, hour AS timestamp, count() AS event_count
             FROM (SELECT project_id, person_id, event, toStartOfHour(timestamp) AS hour FROM {source})
             GROUP BY project_id, person_id, event, hour"""

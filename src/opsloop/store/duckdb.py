@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,6 @@ from opsloop.store.events import (
     result_from_arrow,
 )
 from opsloop.store.schema import merged_overrides
-
-#: Rows added to `event_hours` since its last compaction that start the next one: at least this many, and
-#: at least half the rows it held after the last one (so that compacting costs a constant per write, amortised).
-COMPACT_HOURS_ROWS = 500_000
 
 
 def fetch_arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -63,11 +59,6 @@ class DuckDBEventStore:
             raise
         self._con.execute("SET TimeZone = 'UTC'")
         self._write_lock = threading.Lock()
-        #: `event_hours` rows written since the last compaction, the earliest hour they touched, and the
-        #: rows the table held after that compaction (see `_compact_hours`).
-        self._hours_written = 0
-        self._hours_since: datetime | None = None
-        self._hours_kept = 0
 
     def ensure_schema(self) -> None:
         """Create the tables, then shut the sandbox: user SQL may not touch files or the network."""
@@ -79,94 +70,9 @@ class DuckDBEventStore:
                 self._con.execute(ddl)
             if found is not None and found[0] == 0:
                 self._con.execute(self.dialect.overrides_backfill())
-            self._ensure_event_hours()
             # Files are read by opsloop through pyarrow, never by DuckDB, so external access can go.
             self._con.execute("SET enable_external_access = false")
             self._con.execute("SET lock_configuration = true")
-
-    def _ensure_event_hours(self) -> None:
-        """Create the hourly rollup and count the stored events into it, in one transaction, when it is
-        missing (a new store, or one written by an older release)."""
-        cur = self._con.cursor()
-        try:
-            found = cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'event_hours'").fetchone()
-            if found is not None and found[0] == 0:
-                cur.execute("BEGIN TRANSACTION")
-                cur.execute(self.dialect.event_hours_ddl())
-                cur.execute(f"INSERT INTO event_hours {self.dialect.event_hours_rows('events')}")
-                cur.execute("COMMIT")
-            kept = cur.execute("SELECT count(*) FROM event_hours").fetchone()
-            self._hours_kept = int(kept[0]) if kept else 0
-        finally:
-            cur.close()
-        self.dialect.hour_rollup = True
-
-    def _write_events(self, cur: duckdb.DuckDBPyConnection, source: str, params: dict[str, Any]) -> int:
-        """Insert the events of `source` (a fixed text: `_incoming` or a query over it) and count them into
-        `event_hours`, in one transaction; then compact the rollup when enough rows have piled up."""
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            if source != "_incoming":
-                # The rows to store, once: both inserts below read them.
-                cur.execute(f"CREATE TEMP TABLE _fresh AS {source}", params)
-                source = "_fresh"
-            row = cur.execute(
-                f"""
-                INSERT INTO events
-                SELECT uuid::UUID, project_id, event, distinct_id, person_id::UUID,
-                       "timestamp", properties, session_id, inserted_at
-                FROM {source}
-                """
-            ).fetchone()
-            hours = cur.execute(f"INSERT INTO event_hours {self.dialect.event_hours_rows(source)}").fetchone()
-            earliest = cur.execute(f'SELECT min("timestamp") FROM {source}').fetchone()
-            if source == "_fresh":
-                cur.execute("DROP TABLE _fresh")
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        self._hours_written += int(hours[0]) if hours else 0
-        if earliest and earliest[0] is not None:
-            low = earliest[0]
-            self._hours_since = low if self._hours_since is None else min(self._hours_since, low)
-        if self._hours_written >= max(COMPACT_HOURS_ROWS, self._hours_kept // 2):
-            self._compact_hours(cur)
-        return int(row[0]) if row else 0
-
-    def _compact_hours(self, cur: duckdb.DuckDBPyConnection) -> None:
-        """Sum the rows of `event_hours` that share a key, from the earliest hour written since the last
-        compaction on (older hours were compacted then, unless a late event reached them: it moved the
-        start back). One transaction: readers see the rows before or after, the same sums either way."""
-        since = self._hours_since
-        if since is None:
-            return
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            cur.execute(
-                """CREATE TEMP TABLE _summed AS
-                   SELECT project_id, person_id, event, "timestamp", sum(event_count)::UBIGINT AS event_count
-                   FROM event_hours WHERE "timestamp" >= date_trunc('hour', $since::TIMESTAMPTZ)
-                   GROUP BY ALL""",
-                {"since": since},
-            )
-            cur.execute(
-                """DELETE FROM event_hours WHERE "timestamp" >= date_trunc('hour', $since::TIMESTAMPTZ)""",
-                {"since": since},
-            )
-            cur.execute(
-                """INSERT INTO event_hours SELECT * FROM _summed
-                   ORDER BY project_id, person_id, event, "timestamp" """
-            )
-            cur.execute("DROP TABLE _summed")
-            kept = cur.execute("SELECT count(*) FROM event_hours").fetchone()
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        self._hours_kept = int(kept[0]) if kept else 0
-        self._hours_written = 0
-        self._hours_since = None
 
     def insert_events(self, batch: pa.Table, dedup_window: timedelta) -> int:
         """Append events not already stored (same project and uuid, within the window of their times)."""
@@ -186,12 +92,12 @@ class DuckDBEventStore:
                 # One project (always, for imports): its uuids alone tell repeats, and hashing them is cheaper.
                 key = "uuid::UUID" if len(projects) == 1 else "(project_id, uuid::UUID)"
                 repeats = f"SELECT count(*) > count(DISTINCT {key}) FROM _incoming"
-                in_window = cur.execute(
+                stored = cur.execute(
                     """SELECT EXISTS (SELECT 1 FROM events
                                       WHERE "timestamp" BETWEEN ? AND ? AND list_contains(?, project_id))""",
                     [lo, hi, projects.to_pylist()],
                 ).fetchone()
-                if in_window and in_window[0]:
+                if stored and stored[0]:
                     # The hash table is built on the batch's uuids and probed by the stored rows of the window.
                     clash = cur.execute(
                         f"""
@@ -214,13 +120,19 @@ class DuckDBEventStore:
                                      WHERE e."timestamp" BETWEEN $lo AND $hi
                                        AND e.uuid IN (SELECT uuid::UUID FROM _incoming)))"""
                 # `source` is one of the two fixed texts above, never input.
-                if source != "_incoming":
-                    source = f"SELECT * FROM {source} AS fresh"
-                stored = self._write_events(cur, source, {"lo": lo, "hi": hi} if source != "_incoming" else {})
+                row = cur.execute(
+                    f"""
+                    INSERT INTO events
+                    SELECT uuid::UUID, project_id, event, distinct_id, person_id::UUID,
+                           "timestamp", properties, session_id, inserted_at
+                    FROM {source}
+                    """,
+                    {"lo": lo, "hi": hi} if source != "_incoming" else {},
+                ).fetchone()
             finally:
                 cur.unregister("_incoming")
                 cur.close()
-        return stored
+        return int(row[0]) if row else 0
 
     def append_events(self, batch: pa.Table) -> int:
         """Append events with server-minted uuids: no de-duplication probe."""
@@ -230,7 +142,14 @@ class DuckDBEventStore:
             cur = self._con.cursor()
             try:
                 cur.register("_incoming", batch)
-                self._write_events(cur, "_incoming", {})
+                cur.execute(
+                    """
+                    INSERT INTO events
+                    SELECT uuid::UUID, project_id, event, distinct_id, person_id::UUID,
+                           "timestamp", properties, session_id, inserted_at
+                    FROM _incoming
+                    """
+                )
             finally:
                 cur.unregister("_incoming")
                 cur.close()
