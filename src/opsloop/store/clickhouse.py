@@ -246,9 +246,9 @@ class _ClickHouseStore:
         events = self._query_arrow(_COUNT_ALL_EVENTS_SQL, {}).column("n")[0].as_py()
         if events:
             _log.info("counting %s stored events into the hourly rollup (once, after an upgrade)", f"{events:,}")
-        self._execute("TRUNCATE TABLE IF EXISTS event_hours")
-        self._execute(f"INSERT INTO event_hours {self.dialect.event_hours_rows('events')}")
         rows = self.dialect.event_hours_rows("events")
+        self._execute("TRUNCATE TABLE IF EXISTS event_hours")
+        self._execute(f"INSERT INTO event_hours {rows}")
         self._execute(f"CREATE MATERIALIZED VIEW IF NOT EXISTS event_hours_view TO event_hours AS {rows}")
 
     def insert_events(self, batch: pa.Table, dedup_window: dt.timedelta) -> int:

@@ -74,7 +74,7 @@ def offset_table(timezone: str, start: dt.datetime, end: dt.datetime) -> OffsetT
     return OffsetTable(start, end, tuple(changes))
 
 
-#: The stretch `whole_hours` knows: offsets before it are not checked (no events are stored before 1970).
+#: The end of the stretch `whole_hours` knows; it starts in 1970 (stored events are from 2000 on).
 _HOURS_END = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 
