@@ -13,6 +13,7 @@ import pytest
 from sqlglot import exp
 
 from opsloop.query.sql import sandbox_sql
+from opsloop.store import duckdb as duckdb_store
 from opsloop.store import relations
 from opsloop.store.events import EventStore, QueryFailed, QueryTimeout, open_event_store
 from opsloop.store.schema import (
@@ -262,86 +263,134 @@ def test_a_store_written_before_overrides_existed_gets_them_from_its_events(
             reopened.close()
 
 
-def hour_counts(store: EventStore) -> list[list[Any]]:
-    """`event_hours` summed per (project, person, event, hour): what a reader of the rollup sees."""
-    table = store.query_arrow(
+#: Per engine: the hourly rollup's rows as the analytics read them (`Dialect.hour_rows_source`), summed per
+#: (project, person, event, hour); and the same counts taken from the stored events.
+HOURS_SQL = {
+    "duckdb": (
+        """SELECT project_id, person_id::VARCHAR AS person, event, "timestamp" AS hour, sum(event_count) AS n
+        FROM ({source}) GROUP BY ALL ORDER BY ALL""",
+        """SELECT project_id, person_id::VARCHAR AS person, event, date_trunc('hour', "timestamp") AS hour,
+            count(*) AS n
+        FROM events GROUP BY ALL ORDER BY ALL""",
+    ),
+    "clickhouse": (
         """SELECT project_id, toString(person_id) AS person, event, toDateTime64(timestamp, 6, 'UTC') AS hour,
             sum(event_count) AS n
-        FROM event_hours GROUP BY ALL ORDER BY ALL"""
-    )
-    return [list(row.values()) for row in table.to_pylist()]
-
-
-def expected_hours(store: EventStore) -> list[list[Any]]:
-    """The same counts, taken from the stored events."""
-    table = store.query_arrow(
+        FROM {source} GROUP BY ALL ORDER BY ALL""",
         """SELECT project_id, toString(person_id) AS person, event,
             toDateTime64(toStartOfHour(timestamp), 6, 'UTC') AS hour, count() AS n
-        FROM events GROUP BY ALL ORDER BY ALL"""
-    )
-    return [list(row.values()) for row in table.to_pylist()]
+        FROM events GROUP BY ALL ORDER BY ALL""",
+    ),
+}
 
 
-@pytest.fixture
-def chdb_store(tmp_path: Path) -> Iterator[EventStore]:
-    """A fresh embedded ClickHouse store (the engine that keeps the hourly rollup)."""
-    opened = open_event_store(f"chdb://{tmp_path / 'chdb'}")
-    yield opened
-    opened.close()
+def hour_counts(store: EventStore, which: int = 0) -> list[tuple[Any, ...]]:
+    """The rollup's counts as the analytics read them (`which` = 0) or the ones the events give (1), as
+    (project, person, event, hour, count) rows."""
+    source = store.dialect.render(store.dialect.hour_rows_source())
+    table = store.query_arrow(HOURS_SQL[store.dialect.name][which].replace("{source}", source))
+    return [(r["project_id"], r["person"], r["event"], r["hour"], int(r["n"])) for r in table.to_pylist()]
 
 
-def test_duckdb_keeps_no_hourly_rollup(tmp_path: Path) -> None:
-    opened = open_event_store(f"duckdb://{tmp_path / 'events.duckdb'}")
-    try:
-        assert opened.dialect.hour_rollup is False
-    finally:
-        opened.close()
+def stored_rollup_rows(store: EventStore) -> int:
+    return int(store.query_arrow("SELECT count(*) AS n FROM event_hours").column("n")[0].as_py())
 
 
 def test_every_insert_is_counted_into_the_hourly_rollup(
-    chdb_store: EventStore, make_events: Callable[..., pa.Table]
+    store: EventStore, make_events: Callable[..., pa.Table]
 ) -> None:
-    assert chdb_store.dialect.hour_rollup is True
+    assert store.dialect.hour_rollup is True
     at = dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC)
     minutes = [0, 59, 60, 61, 150]
     batch = make_events(*((i, 1, "d1", ALICE, at + dt.timedelta(minutes=m)) for i, m in enumerate(minutes)))
-    chdb_store.insert_events(batch, WINDOW)
-    # Re-sent events are not stored again, so not counted again; new ones in the same batch are.
-    chdb_store.insert_events(make_events((0, 1, "d1", ALICE, at), (9, 2, "d2", BOB, at)), WINDOW)
-    chdb_store.append_events(make_events((10, 1, "d1", ALICE, at + dt.timedelta(minutes=5))))
-    hours = hour_counts(chdb_store)
-    assert hours == expected_hours(chdb_store)
-    assert [(row[0], row[1], row[3].hour, row[4]) for row in hours] == [
-        (1, ALICE, 10, 3),
-        (1, ALICE, 11, 2),
-        (1, ALICE, 12, 1),
-        (2, BOB, 10, 1),
-    ]
+    store.insert_events(batch, WINDOW)
+    assert store.maintain(now=True) is False
+    # Re-sent events are not stored again, so not counted again; new ones in the same batch are. On DuckDB
+    # these are read from the events until the next refresh, on ClickHouse counted by the view.
+    store.insert_events(make_events((0, 1, "d1", ALICE, at), (9, 2, "d2", BOB, at)), WINDOW)
+    store.append_events(make_events((10, 1, "d1", ALICE, at + dt.timedelta(minutes=5))))
+    expected = [(1, ALICE, 10, 3), (1, ALICE, 11, 2), (1, ALICE, 12, 1), (2, BOB, 10, 1)]
+    for _ in range(2):
+        hours = hour_counts(store)
+        assert hours == hour_counts(store, 1)
+        assert [(row[0], row[1], row[3].hour, row[4]) for row in hours] == expected
+        store.maintain(now=True)
+
+
+def test_duckdb_refreshes_its_rollup_between_writes_in_steps(
+    tmp_path: Path, make_events: Callable[..., pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(duckdb_store, "REFRESH_HOURS_ROWS", 5)
+    monkeypatch.setattr(duckdb_store, "REFRESH_HOURS_DUE_ROWS", 8)
+    monkeypatch.setattr(duckdb_store, "REFRESH_HOURS_DUE_SECONDS", 3600)
+    monkeypatch.setattr(duckdb_store, "COMPACT_HOURS_ROWS", 4)
+    store = open_event_store(f"duckdb://{tmp_path / 'events.duckdb'}")
+
+    def covered() -> int:
+        return int(store.query_arrow("SELECT covered FROM event_hours_state").column("covered")[0].as_py())
+
+    try:
+        at = dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC)
+        for n in range(12):  # 12 single-event writes into two hours
+            store.append_events(make_events((n, 1, "d1", ALICE, at + dt.timedelta(minutes=10 * n))))
+        assert store.maintain() is True  # first call: overdue; counts 5 of 12
+        assert covered() == 5
+        assert store.maintain() is False  # 7 waiting: below 8, not overdue
+        assert covered() == 5
+        assert store.maintain(now=True) is True and store.maintain(now=True) is False
+        assert covered() == 12
+        assert hour_counts(store) == hour_counts(store, 1)
+        assert [row[4] for row in hour_counts(store)] == [6, 6]
+        # Three refreshes met the same two keys; compactions summed them.
+        assert stored_rollup_rows(store) == 2
+        # A late event reaches back a day: counted, and summed with its hour's rows at the next compaction.
+        for n in range(12, 28):  # four refresh steps: four rows for one key, then a compaction
+            store.append_events(make_events((n, 1, "d1", ALICE, at - dt.timedelta(days=1, minutes=n))))
+        while store.maintain(now=True):
+            pass
+        assert hour_counts(store) == hour_counts(store, 1)
+        assert stored_rollup_rows(store) == 3
+    finally:
+        store.close()
+    reopened = open_event_store(f"duckdb://{tmp_path / 'events.duckdb'}")
+    try:
+        assert hour_counts(reopened) == hour_counts(reopened, 1)
+        assert sum(row[4] for row in hour_counts(reopened)) == 28
+    finally:
+        reopened.close()
 
 
 def test_an_upgraded_store_counts_its_events_into_the_rollup_once(
     tmp_path: Path, make_events: Callable[..., pa.Table]
 ) -> None:
-    url = f"chdb://{tmp_path / 'chdb'}"
-    old = open_event_store(url)
-    old.insert_events(make_events((1, 1, "d1", ALICE), (2, 1, "d2", BOB), (3, 2, "d3", CAROL)), WINDOW)
-    # A store from before the rollup has neither the view nor the table; one cut short while counting
-    # has the table, partly filled, and no view. Both are counted afresh from the events on opening.
-    old.query_arrow("DROP VIEW event_hours_view")
-    old.query_arrow("DROP TABLE event_hours")
-    old.close()
-    for _ in range(2):
-        reopened = open_event_store(url)
-        try:
-            assert reopened.dialect.hour_rollup is True
-            assert hour_counts(reopened) == expected_hours(reopened)
-            assert sum(row[4] for row in hour_counts(reopened)) == reopened.count_events(1) + reopened.count_events(2)
-            reopened.insert_events(make_events((4, 1, "d1", ALICE)), WINDOW)
-            assert hour_counts(reopened) == expected_hours(reopened)
-            reopened.query_arrow("DROP VIEW event_hours_view")
-            reopened.query_arrow("INSERT INTO event_hours SELECT * FROM event_hours")
-        finally:
-            reopened.close()
+    for url in (f"duckdb://{tmp_path / 'events.duckdb'}", f"chdb://{tmp_path / 'chdb'}"):
+        old = open_event_store(url)
+        old.insert_events(make_events((1, 1, "d1", ALICE), (2, 1, "d2", BOB), (3, 2, "d3", CAROL)), WINDOW)
+        clickhouse = old.dialect.name == "clickhouse"
+        # A store from before the rollup lacks it (on ClickHouse, the table and the view; one cut short while
+        # counting has the table, partly filled, and no view). ClickHouse counts it afresh on opening; DuckDB
+        # reads the events until its refresh has counted them.
+        if clickhouse:
+            old.query_arrow("DROP VIEW event_hours_view")
+        else:
+            old.query_arrow("DROP TABLE event_hours_state")
+        old.query_arrow("DROP TABLE event_hours")
+        old.close()
+        for _ in range(2):
+            reopened = open_event_store(url)
+            try:
+                assert reopened.dialect.hour_rollup is True
+                assert hour_counts(reopened) == hour_counts(reopened, 1)
+                counted = sum(row[4] for row in hour_counts(reopened))
+                assert counted == reopened.count_events(1) + reopened.count_events(2)
+                reopened.insert_events(make_events((4, 1, "d1", ALICE)), WINDOW)
+                reopened.maintain(now=True)
+                assert hour_counts(reopened) == hour_counts(reopened, 1)
+                if clickhouse:
+                    reopened.query_arrow("DROP VIEW event_hours_view")
+                    reopened.query_arrow("INSERT INTO event_hours SELECT * FROM event_hours")
+            finally:
+                reopened.close()
 
 
 def test_query_binds_question_mark_parameters(store: EventStore, make_events: Callable[..., pa.Table]) -> None:

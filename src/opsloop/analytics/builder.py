@@ -258,13 +258,7 @@ class QueryBuilder:
         ]
         select = exp.select(*columns).from_(exp.to_table("events").as_("e"))
         if resolve_persons:
-            # Through the merge overrides, keyed by the stored person: a few rows (one per merged-away person)
-            # against the distinct-id map's one per id (chdb trends at 10M: 0.22 s against 0.31 s).
-            select = select.join(
-                self.overrides().subquery("o"),
-                on=exp.EQ(this=col("old_person_id", "o"), expression=col(PERSON, "e")),
-                join_type="left",
-            )
+            select = self._with_overrides(select)
         if need_person:
             persons = (
                 exp.select("id", PROPERTIES)
@@ -322,14 +316,23 @@ class QueryBuilder:
             conditions.append(named)
         names = (PERSON, EVENT, TIMESTAMP, "event_count")
         select = exp.select(*(exp.alias_(c, name, quoted=True) for c, name in zip(columns, names, strict=True)))
-        select = select.select(*extra).from_(exp.to_table("event_hours").as_("e"))
+        source = self.dialect.hour_rows_source()
+        select = select.select(*extra).from_(
+            source.subquery("e") if isinstance(source, exp.Select) else source.as_("e")
+        )
         if resolve_persons:
-            select = select.join(
-                self.overrides().subquery("o"),
-                on=exp.EQ(this=col("old_person_id", "o"), expression=col(PERSON, "e")),
-                join_type="left",
-            )
+            select = self._with_overrides(select)
         return select.where(exp.and_(*conditions))
+
+    def _with_overrides(self, select: exp.Select) -> exp.Select:
+        """`select` (rows `e` with a stored `person_id`) joined to the merge overrides as `o`, which
+        `_joined_person` reads. Keyed by the stored person: a few rows (one per merged-away person) against
+        the distinct-id map's one per id (chdb trends at 10M: 0.22 s against 0.31 s)."""
+        return select.join(
+            self.overrides().subquery("o"),
+            on=exp.EQ(this=col("old_person_id", "o"), expression=col(PERSON, "e")),
+            join_type="left",
+        )
 
     def event_count(self) -> exp.Expression:
         """The number of events among a group of `events(hourly=True)` rows: `COUNT(*)`, or the sum of

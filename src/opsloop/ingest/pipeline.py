@@ -19,6 +19,8 @@ from opsloop.ingest.writer import EventWriter
 log = logging.getLogger("opsloop.ingest")
 _REPLAY_CHUNK_BYTES = 32 * 1024 * 1024
 _FLUSHER_NICE = 10
+#: How often, at most, the flusher asks the store to keep its derived tables current (`EventStore.maintain`).
+MAINTAIN_EVERY_S = 1.0
 
 
 def _lower_priority() -> None:
@@ -68,6 +70,7 @@ class IngestPipeline:
         self._stop = False
         self._in_flight = 0  # events the flusher has taken and not yet written
         self._oldest_in_flight = 0.0
+        self._maintained = 0.0  # when the flusher last asked the store to keep its derived tables current
         self._thread: threading.Thread | None = None
         self._sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsloop-fsync")
         # Group commit state, touched only from the event loop thread.
@@ -170,6 +173,7 @@ class IngestPipeline:
             if not taken:
                 if self._stop:
                     return
+                self._maintain()
                 continue
             started = time.monotonic()
             self._write_with_retry([item.payload for item in taken])
@@ -179,6 +183,19 @@ class IngestPipeline:
                 self._pending -= self._in_flight
                 self._in_flight = 0
                 self._cond.notify_all()
+            self._maintain()
+
+    def _maintain(self) -> None:
+        """Between writes, at most once a second, let the store keep its derived tables current (DuckDB's
+        hourly rollup): one step, so events waiting to be written wait at most that long."""
+        now = time.monotonic()
+        if now - self._maintained < MAINTAIN_EVERY_S:
+            return
+        self._maintained = now
+        try:
+            self.writer.store.maintain()
+        except Exception:  # noqa: BLE001 - upkeep may fail and be retried; it never holds up writes
+            log.exception("keeping the events store's derived tables current failed; retrying later")
 
     def _write_with_retry(self, payloads: list[bytes], *, replay: bool = False) -> None:
         """Write until it succeeds: the events are already acknowledged, so giving up would lose them.

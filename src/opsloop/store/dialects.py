@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
-from sqlglot import exp
+from sqlglot import exp, parse_one
 
 from opsloop.store.zones import offset_table
 
@@ -54,6 +54,11 @@ class Dialect:
     def overrides_backfill(self) -> str:
         """The statement that fills a newly created `person_overrides` from the stored events."""
         raise NotImplementedError
+
+    def hour_rows_source(self) -> exp.Table | exp.Select:
+        """What `QueryBuilder.hour_rows` reads: rows (project_id, person_id, event, timestamp, event_count)
+        whose counts add up, per (project, stored person, event, UTC hour), to the stored events'."""
+        return exp.to_table("event_hours")
 
     def render(self, expression: exp.Expression) -> str:
         """Render a sqlglot expression as SQL for this engine."""
@@ -597,7 +602,32 @@ class DuckDBDialect(Dialect):
                 version BIGINT NOT NULL,
                 PRIMARY KEY (project_id, old_person_id)
             )""",
+            # The hourly rollup, refreshed between writes (`DuckDBEventStore.maintain`): a key may repeat,
+            # one row per refresh that met it, until a compaction sums them; readers sum.
+            """CREATE TABLE IF NOT EXISTS event_hours (
+                project_id BIGINT NOT NULL,
+                person_id UUID NOT NULL,
+                event VARCHAR NOT NULL,
+                "timestamp" TIMESTAMPTZ NOT NULL,
+                event_count UBIGINT NOT NULL
+            )""",
+            # One row: `event_hours` counts the events whose rowid is below `covered`.
+            "CREATE TABLE IF NOT EXISTS event_hours_state (covered BIGINT NOT NULL)",
         ]
+
+    def hour_rows_source(self) -> exp.Table | exp.Select:
+        """`event_hours` covers the events stored before its last refresh (`event_hours_state.covered`: the
+        events' rowids below it; events are only ever appended, so rowids are positions of insertion); the
+        events after it are added one row each, at their hour."""
+        union = parse_one(
+            """SELECT project_id, person_id, event, "timestamp", event_count FROM event_hours
+            UNION ALL
+            SELECT project_id, person_id, event, date_trunc('hour', "timestamp") AS "timestamp", 1 AS event_count
+            FROM events WHERE rowid >= (SELECT covered FROM event_hours_state)""",
+            dialect="duckdb",
+        )
+        assert isinstance(union, exp.Query)
+        return exp.select("*").from_(union.subquery("hours"))
 
     def overrides_backfill(self) -> str:
         """Fill a new `person_overrides` from the events and the distinct-id map: each stored person whose

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import warnings
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,15 @@ from opsloop.store.events import (
     result_from_arrow,
 )
 from opsloop.store.schema import merged_overrides
+
+#: Events counted into `event_hours` per refresh step (one transaction; the write lock is held for it).
+REFRESH_HOURS_ROWS = 5_000_000
+#: A refresh step runs once this many events are not counted yet, or once any are and this long has passed.
+REFRESH_HOURS_DUE_ROWS = 1_000_000
+REFRESH_HOURS_DUE_SECONDS = 60.0
+#: Rows added to `event_hours` since its last compaction that start the next one: at least this many, and at
+#: least half the rows it held after the last one (so that compacting costs a constant share, amortised).
+COMPACT_HOURS_ROWS = 500_000
 
 
 def fetch_arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -59,6 +69,12 @@ class DuckDBEventStore:
             raise
         self._con.execute("SET TimeZone = 'UTC'")
         self._write_lock = threading.Lock()
+        #: When `event_hours` was last refreshed (monotonic seconds); rows it gained since its last
+        #: compaction, the earliest hour those touched, and the rows it held after that compaction.
+        self._hours_refreshed = 0.0
+        self._hours_written = 0
+        self._hours_since: datetime | None = None
+        self._hours_kept = 0
 
     def ensure_schema(self) -> None:
         """Create the tables, then shut the sandbox: user SQL may not touch files or the network."""
@@ -70,9 +86,90 @@ class DuckDBEventStore:
                 self._con.execute(ddl)
             if found is not None and found[0] == 0:
                 self._con.execute(self.dialect.overrides_backfill())
+            self._con.execute("INSERT INTO event_hours_state SELECT 0 WHERE NOT EXISTS (FROM event_hours_state)")
+            kept = self._con.execute("SELECT count(*) FROM event_hours").fetchone()
+            self._hours_kept = int(kept[0]) if kept else 0
+            # Reads are exact however far the rollup lags: they add the events it does not cover yet.
+            self.dialect.hour_rollup = True
             # Files are read by opsloop through pyarrow, never by DuckDB, so external access can go.
             self._con.execute("SET enable_external_access = false")
             self._con.execute("SET lock_configuration = true")
+
+    def maintain(self, *, now: bool = False) -> bool:
+        """One step of keeping `event_hours` current: when due (or `now`), count up to `REFRESH_HOURS_ROWS`
+        events it does not cover yet into it, in one transaction with its `covered` mark, then compact it
+        when enough rows have piled up. Returns whether more events wait to be counted."""
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                row = cur.execute(
+                    "SELECT (SELECT covered FROM event_hours_state), (SELECT count(*) FROM events)"
+                ).fetchone()
+                covered, stored = (int(row[0]), int(row[1])) if row else (0, 0)
+                waiting = stored - covered
+                overdue = time.monotonic() - self._hours_refreshed >= REFRESH_HOURS_DUE_SECONDS
+                if waiting <= 0 or (waiting < REFRESH_HOURS_DUE_ROWS and not overdue and not now):
+                    return False
+                upto = min(stored, covered + REFRESH_HOURS_ROWS)
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    added = cur.execute(
+                        """INSERT INTO event_hours
+                           SELECT project_id, person_id, event, date_trunc('hour', "timestamp"), count(*)
+                           FROM events WHERE rowid >= $covered AND rowid < $upto
+                           GROUP BY ALL""",
+                        {"covered": covered, "upto": upto},
+                    ).fetchone()
+                    earliest = cur.execute(
+                        'SELECT min("timestamp") FROM events WHERE rowid >= $covered AND rowid < $upto',
+                        {"covered": covered, "upto": upto},
+                    ).fetchone()
+                    cur.execute("UPDATE event_hours_state SET covered = $upto", {"upto": upto})
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                self._hours_refreshed = time.monotonic()
+                self._hours_written += int(added[0]) if added else 0
+                if earliest and earliest[0] is not None:
+                    low: datetime = earliest[0]
+                    self._hours_since = low if self._hours_since is None else min(self._hours_since, low)
+                if self._hours_written >= max(COMPACT_HOURS_ROWS, self._hours_kept // 2):
+                    self._compact_hours(cur)
+                return upto < stored
+            finally:
+                cur.close()
+
+    def _compact_hours(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Sum the rows of `event_hours` that share a key, from the earliest hour counted since the last
+        compaction on (older hours were compacted then, unless a late event reached them: it moved the
+        start back). One transaction: readers see the rows before or after, the same sums either way."""
+        since = self._hours_since
+        if since is None:
+            return
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute(
+                """CREATE TEMP TABLE _summed AS
+                   SELECT project_id, person_id, event, "timestamp", sum(event_count)::UBIGINT AS event_count
+                   FROM event_hours WHERE "timestamp" >= date_trunc('hour', $since::TIMESTAMPTZ)
+                   GROUP BY ALL""",
+                {"since": since},
+            )
+            cur.execute(
+                """DELETE FROM event_hours WHERE "timestamp" >= date_trunc('hour', $since::TIMESTAMPTZ)""",
+                {"since": since},
+            )
+            cur.execute("INSERT INTO event_hours SELECT * FROM _summed")
+            cur.execute("DROP TABLE _summed")
+            kept = cur.execute("SELECT count(*) FROM event_hours").fetchone()
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        self._hours_kept = int(kept[0]) if kept else 0
+        self._hours_written = 0
+        self._hours_since = None
 
     def insert_events(self, batch: pa.Table, dedup_window: timedelta) -> int:
         """Append events not already stored (same project and uuid, within the window of their times)."""

@@ -100,6 +100,12 @@ class EventStore(Protocol):
     def count_events(self, project_id: int) -> int:
         """Number of stored events of a project."""
 
+    def maintain(self, *, now: bool = False) -> bool:
+        """Bring derived tables up to date by one step, between writes (the server's flusher calls it when
+        it has written or is idle), when due or (`now`) at once; returns whether more steps wait. Cheap when
+        nothing is due. Reads never depend on it: they are exact however far derived tables lag."""
+        ...
+
     def close(self) -> None:
         """Flush and release the store."""
 
