@@ -360,6 +360,29 @@ def test_duckdb_refreshes_its_rollup_between_writes_in_steps(
         reopened.close()
 
 
+def test_duckdb_analyses_read_the_events_while_the_rollup_lags_far(
+    tmp_path: Path, make_events: Callable[..., pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(duckdb_store, "HOURS_LAG_ROWS", 3)
+    store = open_event_store(f"duckdb://{tmp_path / 'events.duckdb'}")
+    try:
+        assert store.dialect.hour_rollup is True
+        store.append_events(make_events((1,), (2,), (3,)))
+        assert store.dialect.hour_rollup is True  # 3 events not counted: still few enough
+        store.insert_events(make_events((4,)), WINDOW)
+        assert store.dialect.hour_rollup is False
+        store.maintain(now=True)
+        assert store.dialect.hour_rollup is True
+    finally:
+        store.close()
+    monkeypatch.setattr(duckdb_store, "HOURS_LAG_ROWS", 0)
+    store = open_event_store(f"duckdb://{tmp_path / 'events.duckdb'}")
+    try:
+        assert store.dialect.hour_rollup is True  # everything counted before closing
+    finally:
+        store.close()
+
+
 def test_an_upgraded_store_counts_its_events_into_the_rollup_once(
     tmp_path: Path, make_events: Callable[..., pa.Table]
 ) -> None:
