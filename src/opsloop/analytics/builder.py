@@ -317,9 +317,7 @@ class QueryBuilder:
         names = (PERSON, EVENT, TIMESTAMP, "event_count")
         select = exp.select(*(exp.alias_(c, name, quoted=True) for c, name in zip(columns, names, strict=True)))
         source = self.dialect.hour_rows_source()
-        select = select.select(*extra).from_(
-            source.subquery("e") if isinstance(source, exp.Select) else source.as_("e")
-        )
+        select = select.select(*extra).from_(source.subquery("e") if isinstance(source, exp.Query) else source.as_("e"))
         if resolve_persons:
             select = self._with_overrides(select)
         return select.where(exp.and_(*conditions))

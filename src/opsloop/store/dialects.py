@@ -42,9 +42,9 @@ class Dialect:
     #: Sorting each group's list of integers costs far less than sorting a list of (time, name) pairs, enough
     #: that paths sort each person's whole sequence as integer keys (time and the name's rank in one BIGINT).
     sorts_integer_lists: ClassVar[bool] = False
-    #: The store keeps `event_hours`, a count of events per (project, stored person, event, UTC hour),
-    #: complete and kept up to date with every insert (set by the store once it has checked that). An
-    #: analysis that reads events only by person, name and local hour, day, week or month reads it instead.
+    #: Analyses that read events only by person, name and local hour, day, week or month read the hourly
+    #: rollup (`hour_rows_source`) instead. Set by the store: once it keeps the rollup (ClickHouse), or while
+    #: few events wait to be counted into it (DuckDB, where reading many uncovered events costs more).
     hour_rollup: bool = False
 
     def events_ddl(self) -> list[str]:
@@ -55,7 +55,7 @@ class Dialect:
         """The statement that fills a newly created `person_overrides` from the stored events."""
         raise NotImplementedError
 
-    def hour_rows_source(self) -> exp.Table | exp.Select:
+    def hour_rows_source(self) -> exp.Table | exp.Query:
         """What `QueryBuilder.hour_rows` reads: rows (project_id, person_id, event, timestamp, event_count)
         whose counts add up, per (project, stored person, event, UTC hour), to the stored events'."""
         return exp.to_table("event_hours")
@@ -615,7 +615,7 @@ class DuckDBDialect(Dialect):
             "CREATE TABLE IF NOT EXISTS event_hours_state (covered BIGINT NOT NULL)",
         ]
 
-    def hour_rows_source(self) -> exp.Table | exp.Select:
+    def hour_rows_source(self) -> exp.Table | exp.Query:
         """`event_hours` covers the events stored before its last refresh (`event_hours_state.covered`: the
         events' rowids below it; events are only ever appended, so rowids are positions of insertion); the
         events after it are added one row each, at their hour."""
@@ -627,7 +627,7 @@ class DuckDBDialect(Dialect):
             dialect="duckdb",
         )
         assert isinstance(union, exp.Query)
-        return exp.select("*").from_(union.subquery("hours"))
+        return union
 
     def overrides_backfill(self) -> str:
         """Fill a new `person_overrides` from the events and the distinct-id map: each stored person whose
